@@ -1,0 +1,193 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/tollgate-gw/tollgate/billing"
+	"github.com/tollgate-gw/tollgate/providers"
+	"github.com/tollgate-gw/tollgate/store"
+)
+
+// call carries one billed request from authentication to settlement.
+type call struct {
+	g        *Gateway
+	c        *gin.Context
+	key      store.APIKey
+	start    time.Time
+	rec      store.CallRecord
+	hold     *billing.Hold
+	price    billing.Price
+	finished bool // the request log row is written
+}
+
+// billed runs a /v1 handler as one billed call: it tracks the call for graceful
+// shutdown, and logs every refusal made after authentication to the request log.
+func (g *Gateway) billed(endpoint string, fn func(*call) error) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		g.inflight.Add(1)
+		defer g.inflight.Done()
+		k := keyOf(c)
+		cl := &call{g: g, c: c, key: k, start: time.Now(), rec: store.CallRecord{
+			RequestID: RequestIDOf(c), TenantID: k.TenantID, KeyID: k.ID, Endpoint: endpoint}}
+		err := fn(cl)
+		if err == nil {
+			return
+		}
+		m := writeError(c, err)
+		if !cl.finished {
+			cl.rec.Status, cl.rec.ErrorCode, cl.rec.ErrorMessage = m.status, m.code, m.message
+			cl.finish(nil)
+		}
+	}
+}
+
+// settleContext outlives the client: a call whose client has gone is still settled.
+func (cl *call) settleContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(cl.c.Request.Context()), 30*time.Second)
+}
+
+// finish writes the call's outcome: a settlement when usage is given and a hold
+// exists, a release when the hold exists without usage, a plain log row otherwise.
+func (cl *call) finish(usage *billing.Usage) {
+	if cl.finished {
+		return
+	}
+	cl.finished = true
+	cl.rec.LatencyMs = time.Since(cl.start).Milliseconds()
+	ctx, cancel := cl.settleContext()
+	defer cancel()
+	var err error
+	switch {
+	case cl.hold != nil && usage != nil:
+		cl.rec.Usage = *usage
+		cost, cerr := cl.price.Cost(*usage)
+		if cerr != nil {
+			// Counts too large to price are a broken upstream report: bill the hold,
+			// the most the client agreed to.
+			cl.g.log.Warn("usage could not be priced; billing the hold", "request_id", cl.rec.RequestID, "error", cerr)
+			cost = cl.hold.Amount
+		}
+		if cost > cl.hold.Amount {
+			cl.g.log.Warn("usage exceeds the hold; charging the hold", "request_id", cl.rec.RequestID,
+				"cost", cost.String(), "hold", cl.hold.Amount.String())
+		}
+		cl.rec.Cost = cost
+		var charged billing.Nanos
+		charged, err = cl.g.store.Settle(ctx, *cl.hold, cl.rec)
+		cl.rec.Cost = charged
+	case cl.hold != nil:
+		err = cl.g.store.Release(ctx, *cl.hold, &cl.rec)
+	default:
+		err = cl.g.store.RecordCall(ctx, cl.rec)
+	}
+	if err != nil && !errors.Is(err, billing.ErrHoldNotFound) {
+		cl.g.log.Error("could not record the call", "request_id", cl.rec.RequestID, "error", err)
+	}
+}
+
+// reserve holds the call's worst case. The first try sizes the prompt by its byte
+// bound; only when that is refused is the prompt counted exactly, so a large prompt
+// costs a tokenization only when it can change the answer. When the client set no
+// output limit, the hold's output part is the model's cap, lowered to what the
+// wallet affords (and that limit is sent upstream, so the call cannot overdraw).
+func (cl *call) reserve(model string, prompt int64, exactPrompt func() int64, clientMax int64, clientSet bool, n int64) (inject int64, err error) {
+	maxOut, exact := clientMax, false
+	outputCap := cl.price.MaxOutput
+	if outputCap <= 0 {
+		outputCap = defaultOutputCap
+	}
+	if !clientSet {
+		maxOut = outputCap
+		if w := cl.price.ContextWindow; w > 0 && w-prompt < maxOut {
+			maxOut = max(w-prompt, 1)
+		}
+	}
+	var ice *billing.InsufficientCreditError
+	for try := 0; try < 4; try++ {
+		amount, berr := cl.price.Bound(prompt, maxOut, n)
+		if berr != nil {
+			return 0, apiErr(ErrInvalidRequest, "max_tokens", "The requested output (%d tokens × n=%d) is too large to price. Lower max_tokens or n.", maxOut, n)
+		}
+		hold, rerr := cl.g.store.Reserve(cl.c.Request.Context(), billing.HoldRequest{TenantID: cl.key.TenantID, KeyID: cl.key.ID,
+			RequestID: cl.rec.RequestID, Amount: amount, TTL: cl.g.cfg.UpstreamTimeout + 2*time.Minute})
+		if rerr == nil {
+			cl.hold = &hold
+			cl.rec.HoldAmount = amount
+			if clientSet {
+				return 0, nil
+			}
+			return maxOut, nil
+		}
+		if !errors.As(rerr, &ice) {
+			return 0, rerr
+		}
+		if !exact {
+			prompt, exact = exactPrompt(), true
+			if !clientSet {
+				maxOut = outputCap
+			}
+			continue
+		}
+		affordable := cl.price.AffordableOutput(ice.Available, prompt, n)
+		if clientSet || affordable < 1 || affordable >= maxOut {
+			return 0, insufficient(ice, model, clientSet, affordable)
+		}
+		maxOut = affordable
+	}
+	return 0, insufficient(ice, model, clientSet, 0)
+}
+
+func insufficient(ice *billing.InsufficientCreditError, model string, clientSet bool, affordable int64) error {
+	return &insufficientError{ice: ice, msg: insufficientMessage(ice, model, clientSet, affordable)}
+}
+
+// insufficientError is a 402 with its message already written.
+type insufficientError struct {
+	ice *billing.InsufficientCreditError
+	msg string
+}
+
+func (e *insufficientError) Error() string { return e.msg }
+func (e *insufficientError) Unwrap() error { return e.ice }
+
+// attempt records one try of a channel.
+func (cl *call) attempt(rt route, started time.Time, err error) {
+	a := store.Attempt{ChannelID: rt.channel.ID, Provider: rt.channel.Provider, Status: 200,
+		LatencyMs: time.Since(started).Milliseconds()}
+	if err != nil {
+		a.Status = classify(err).status
+		var ue *providers.UpstreamError
+		if errors.As(err, &ue) {
+			a.Status = ue.Status
+		}
+		a.Error = err.Error()
+	}
+	cl.rec.Attempts = append(cl.rec.Attempts, a)
+}
+
+// served marks the channel that answered, in the log and in response headers, so a
+// call can be traced to the link of the chain that produced it.
+func (cl *call) served(rt route, upstreamModel string) {
+	cl.rec.ChannelID, cl.rec.Provider, cl.rec.UpstreamModel = rt.channel.ID, rt.channel.Provider, upstreamModel
+	h := cl.c.Writer.Header()
+	h.Set("X-Tollgate-Channel", rt.channel.Name)
+	h.Set("X-Tollgate-Provider", rt.channel.Provider)
+	h.Set("X-Tollgate-Attempts", strconv.Itoa(len(cl.rec.Attempts)))
+}
+
+// retryable says whether a failed attempt may move on to the next channel: only
+// upstream failures the upstream itself caused, and never after the client left.
+func retryable(ctx context.Context, err error) bool {
+	var ue *providers.UpstreamError
+	return ctx.Err() == nil && errors.As(err, &ue) && ue.Retryable()
+}
+
+// toBillingUsage converts an adapter's report into billing terms.
+func toBillingUsage(u *providers.Usage) billing.Usage {
+	return billing.Usage{PromptTokens: u.InputTokens, CachedTokens: u.CachedInputTokens, CacheWriteTokens: u.CacheWriteTokens,
+		CompletionTokens: u.OutputTokens, ReasoningTokens: u.ReasoningTokens}
+}

@@ -1,0 +1,124 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sort"
+
+	"github.com/tollgate-gw/tollgate/billing"
+	"github.com/tollgate-gw/tollgate/providers"
+	"github.com/tollgate-gw/tollgate/providers/openai"
+	"github.com/tollgate-gw/tollgate/store"
+)
+
+// route is one channel able to serve a model, with its adapter ready to call.
+type route struct {
+	channel  store.Channel
+	provider providers.Provider
+}
+
+// catalog is an immutable snapshot of what the gateway can serve: channels by model
+// and the price book. Calls read it without locks; a reload swaps in a new one.
+type catalog struct {
+	byModel map[string][]route
+	prices  *billing.PriceBook
+}
+
+// buildCatalog reads channels and price overrides and prepares an adapter per channel.
+func buildCatalog(ctx context.Context, st *store.Store, client *http.Client) (*catalog, error) {
+	channels, err := st.ListChannels(ctx)
+	if err != nil {
+		return nil, err
+	}
+	overrides, err := st.PriceOverrides(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cat := &catalog{byModel: map[string][]route{}, prices: billing.NewPriceBook(billing.DefaultPrices(), overrides)}
+	for _, ch := range channels {
+		if !ch.Enabled {
+			continue
+		}
+		p, err := NewProvider(ch, client)
+		if err != nil {
+			return nil, fmt.Errorf("channel %s: %w", ch.Name, err)
+		}
+		for _, m := range ch.Models {
+			cat.byModel[m] = append(cat.byModel[m], route{channel: ch, provider: p})
+		}
+	}
+	for _, rs := range cat.byModel {
+		sort.SliceStable(rs, func(i, j int) bool { return rs[i].channel.Priority > rs[j].channel.Priority })
+	}
+	return cat, nil
+}
+
+// NewProvider builds the adapter for a channel's provider.
+func NewProvider(ch store.Channel, client *http.Client) (providers.Provider, error) {
+	switch ch.Provider {
+	case "openai", "openai-compatible":
+		return openai.New(openai.Config{BaseURL: ch.BaseURL, APIKey: ch.APIKey, HTTPClient: client}), nil
+	}
+	return nil, fmt.Errorf("unknown provider %q", ch.Provider)
+}
+
+// KnownProviders lists the provider names a channel may use.
+func KnownProviders() []string { return []string{"openai", "openai-compatible"} }
+
+// plan orders a model's channels for one call: by priority, and within a priority
+// by a weighted random draw, so traffic splits by weight and a failed channel's
+// peers are tried next.
+func (c *catalog) plan(model string) []route {
+	rs := c.byModel[model]
+	if len(rs) <= 1 {
+		return rs
+	}
+	out := make([]route, 0, len(rs))
+	for i := 0; i < len(rs); {
+		j := i
+		for j < len(rs) && rs[j].channel.Priority == rs[i].channel.Priority {
+			j++
+		}
+		out = append(out, weightedShuffle(rs[i:j])...)
+		i = j
+	}
+	return out
+}
+
+func weightedShuffle(rs []route) []route {
+	if len(rs) == 1 {
+		return rs
+	}
+	pool := append([]route(nil), rs...)
+	out := make([]route, 0, len(rs))
+	for len(pool) > 0 {
+		total := 0
+		for _, r := range pool {
+			total += max(r.channel.Weight, 1)
+		}
+		pick := rand.IntN(total)
+		for i, r := range pool {
+			pick -= max(r.channel.Weight, 1)
+			if pick < 0 {
+				out = append(out, r)
+				pool = append(pool[:i], pool[i+1:]...)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// models lists every model that has both a channel and a price, sorted.
+func (c *catalog) models() []string {
+	out := make([]string, 0, len(c.byModel))
+	for m := range c.byModel {
+		if _, _, ok := c.prices.Lookup(m); ok {
+			out = append(out, m)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

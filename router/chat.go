@@ -1,0 +1,235 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tollgate-gw/tollgate/billing"
+	"github.com/tollgate-gw/tollgate/providers"
+	"github.com/tollgate-gw/tollgate/providers/sse"
+)
+
+// chat serves POST /v1/chat/completions, plain and streaming.
+func (g *Gateway) chat(cl *call) error {
+	body, err := g.readBody(cl.c)
+	if err != nil {
+		return err
+	}
+	p, err := parseChat(body)
+	if err != nil {
+		return err
+	}
+	model := p.req.Model
+	cl.rec.Model, cl.rec.Stream = model, p.req.Stream
+	plan, err := cl.admit(model)
+	if err != nil {
+		return err
+	}
+
+	prompt := p.promptBound()
+	exact := func() int64 { return p.promptTokens(model) }
+	if w := cl.price.ContextWindow; w > 0 && prompt > w {
+		if prompt = exact(); prompt > w {
+			return apiErr(ErrContextLength, "messages", "This model's maximum context length is %d tokens, but the messages use about %d. Shorten the messages.", w, prompt)
+		}
+	}
+	clientMax, clientSet := p.maxOutput()
+	inject, err := cl.reserve(model, prompt, exact, clientMax, clientSet, p.n())
+	if err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithTimeout(cl.c.Request.Context(), g.cfg.UpstreamTimeout)
+	defer cancel()
+	var lastErr error
+	for _, rt := range plan {
+		upstreamModel := rt.channel.UpstreamModel(model)
+		injectField := ""
+		if inject > 0 {
+			injectField = maxTokensField(rt.channel.Provider)
+		}
+		reqBody, err := p.upstreamBody(upstreamModel, injectField, inject)
+		if err != nil {
+			return err
+		}
+		req := &providers.ChatRequest{Body: reqBody, Model: upstreamModel, Stream: p.req.Stream}
+		started := time.Now()
+		if p.req.Stream {
+			stream, err := rt.provider.ChatStream(ctx, req)
+			var first providers.Chunk
+			if err == nil {
+				// Read the first event before answering: a stream that fails at once
+				// can still fail over, since nothing has reached the client yet.
+				if first, err = stream.Recv(); err != nil && err != io.EOF {
+					stream.Close()
+				}
+			}
+			cl.attempt(rt, started, ignoreEOF(err))
+			if err == nil || err == io.EOF {
+				cl.served(rt, upstreamModel)
+				g.pumpStream(ctx, cl, p, stream, first, err == io.EOF)
+				return nil
+			}
+			lastErr = err
+		} else {
+			resp, err := rt.provider.Chat(ctx, req)
+			cl.attempt(rt, started, err)
+			if err == nil {
+				cl.served(rt, upstreamModel)
+				usage := g.chatUsage(cl, p, resp)
+				cl.rec.Status = http.StatusOK
+				cl.finish(&usage)
+				cl.c.Header("X-Tollgate-Cost-Usd", cl.rec.Cost.String())
+				cl.c.Data(http.StatusOK, "application/json", resp.Body)
+				return nil
+			}
+			lastErr = err
+		}
+		if !retryable(ctx, err) {
+			break
+		}
+	}
+	if errors.Is(lastErr, context.Canceled) && cl.c.Request.Context().Err() != nil {
+		cl.rec.Status, cl.rec.ErrorCode = 499, "client_closed_request"
+		cl.finish(nil)
+		return nil
+	}
+	return lastErr
+}
+
+// admit checks the model against the key and the catalog, and returns the channels
+// to try. Every refusal here comes before anything is held.
+func (cl *call) admit(model string) ([]route, error) {
+	if !cl.key.AllowsModel(model) {
+		return nil, apiErr(ErrModelNotAllowed, "model", "This API key may not use the model '%s'. Allowed: %s.", model, strings.Join(cl.key.Models, ", "))
+	}
+	cat := cl.g.catalog.Load()
+	plan := cat.plan(model)
+	if len(plan) == 0 {
+		return nil, apiErr(ErrModelNotFound, "model", "The model '%s' does not exist or is not served by this gateway. GET /v1/models lists the models you can use.", model)
+	}
+	price, _, ok := cat.prices.Lookup(model)
+	if !ok {
+		return nil, apiErr(ErrModelNotPriced, "model", "The model '%s' has no price set, and Tollgate never serves a model it cannot bill. Ask your operator to set one (PUT /admin/api/v1/prices/%s).", model, model)
+	}
+	cl.price = price
+	if len(plan) > cl.g.cfg.MaxAttempts {
+		plan = plan[:cl.g.cfg.MaxAttempts]
+	}
+	return plan, nil
+}
+
+// maxTokensField is the output-limit field a provider reads: OpenAI's own API wants
+// max_completion_tokens (its reasoning models reject max_tokens); compatible hosts
+// widely read only max_tokens.
+func maxTokensField(provider string) string {
+	if provider == "openai" {
+		return "max_completion_tokens"
+	}
+	return "max_tokens"
+}
+
+// chatUsage is what a plain answer is billed for: the upstream's report, or the
+// gateway's count of prompt and answer when the upstream sent none.
+func (g *Gateway) chatUsage(cl *call, p *parsedChat, resp *providers.ChatResponse) billing.Usage {
+	if resp.Usage != nil {
+		return toBillingUsage(resp.Usage)
+	}
+	cl.rec.Estimated = true
+	var answer struct {
+		Choices []struct {
+			Message struct {
+				Content          string          `json:"content"`
+				ReasoningContent string          `json:"reasoning_content"`
+				ToolCalls        json.RawMessage `json:"tool_calls"`
+			} `json:"message"`
+		} `json:"choices"`
+	}
+	_ = json.Unmarshal(resp.Body, &answer)
+	var text strings.Builder
+	for _, ch := range answer.Choices {
+		text.WriteString(ch.Message.Content)
+		text.WriteString(ch.Message.ReasoningContent)
+		text.Write(ch.Message.ToolCalls)
+	}
+	return billing.Usage{PromptTokens: p.promptTokens(p.req.Model), CompletionTokens: billing.CountTokens(p.req.Model, text.String())}
+}
+
+// pumpStream relays an upstream stream chunk by chunk, flushing each at once, then
+// settles: on the upstream's usage when it came, else on the gateway's count of the
+// text actually produced — also when the client left or the upstream broke mid-way.
+// A stream that produced nothing at all costs nothing.
+func (g *Gateway) pumpStream(ctx context.Context, cl *call, p *parsedChat, stream providers.ChatStream, first providers.Chunk, ended bool) {
+	defer stream.Close()
+	sse.SetHeaders(cl.c.Writer.Header())
+	cl.c.Status(http.StatusOK)
+	w := sse.NewWriter(cl.c.Writer)
+	cl.rec.Status = http.StatusOK
+
+	var usage *providers.Usage
+	var text strings.Builder
+	var streamErr error
+	clientGone := false
+	chunk, err := first, error(nil)
+	if ended {
+		err = io.EOF
+	}
+	for ; ; chunk, err = stream.Recv() {
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			streamErr = err
+			break
+		}
+		if chunk.Usage != nil {
+			usage = chunk.Usage
+		}
+		text.WriteString(chunk.Text)
+		if chunk.UsageOnly && !p.wantsUsage() {
+			continue
+		}
+		if err := w.WriteData(chunk.Data); err != nil {
+			clientGone = true
+			break
+		}
+	}
+	switch {
+	case clientGone || cl.c.Request.Context().Err() != nil:
+		cl.rec.ErrorCode, cl.rec.ErrorMessage = "client_disconnected", "the client closed the stream; billed for what was generated until then"
+	case streamErr != nil:
+		m := classify(streamErr)
+		if ctx.Err() == context.DeadlineExceeded {
+			m = classify(context.DeadlineExceeded)
+		}
+		cl.rec.ErrorCode, cl.rec.ErrorMessage = m.code, m.message
+		body, _ := json.Marshal(ErrorBody{Error: ErrorDetail{Message: m.message, Type: m.typ, Code: ptrOrNil(m.code)}})
+		_ = w.WriteData(body)
+	default:
+		_ = w.WriteDone()
+	}
+	if usage == nil && text.Len() == 0 && cl.rec.ErrorCode != "" {
+		cl.finish(nil)
+		return
+	}
+	var bu billing.Usage
+	if usage != nil {
+		bu = toBillingUsage(usage)
+	} else {
+		cl.rec.Estimated = true
+		bu = billing.Usage{PromptTokens: p.promptTokens(p.req.Model), CompletionTokens: billing.CountTokens(p.req.Model, text.String())}
+	}
+	cl.finish(&bu)
+}
+
+func ignoreEOF(err error) error {
+	if err == io.EOF {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,180 @@
+// Package router is the public API: OpenAI-compatible endpoints that authenticate a
+// tenant's key, hold the call's worst-case cost, relay it upstream, and settle it.
+package router
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/tollgate-gw/tollgate/store"
+)
+
+// Config tunes the gateway.
+type Config struct {
+	MaxBodyBytes    int64         // larger request bodies get 413
+	UpstreamTimeout time.Duration // one call's upper bound, streams included
+	MaxAttempts     int           // channels tried per call before giving up
+	HTTPClient      *http.Client  // shared by every adapter
+	Logger          *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 16 << 20
+	}
+	if c.UpstreamTimeout <= 0 {
+		c.UpstreamTimeout = 10 * time.Minute
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 3
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = NewUpstreamClient()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// NewUpstreamClient is the HTTP client adapters share: pooled keep-alive connections
+// to each upstream, no overall timeout (each call's context bounds it instead).
+func NewUpstreamClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 1024
+	t.MaxIdleConnsPerHost = 256
+	t.IdleConnTimeout = 90 * time.Second
+	t.ResponseHeaderTimeout = 0
+	return &http.Client{Transport: t}
+}
+
+// Gateway serves /v1.
+type Gateway struct {
+	cfg      Config
+	store    *store.Store
+	catalog  atomic.Pointer[catalog]
+	keys     keyCache
+	inflight sync.WaitGroup
+	log      *slog.Logger
+}
+
+// New prepares a gateway over a store; it loads channels and prices once.
+func New(ctx context.Context, cfg Config, st *store.Store) (*Gateway, error) {
+	cfg.defaults()
+	g := &Gateway{cfg: cfg, store: st, log: cfg.Logger}
+	if err := g.Reload(ctx); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// Reload rebuilds the routing snapshot after channels or prices changed.
+func (g *Gateway) Reload(ctx context.Context) error {
+	cat, err := buildCatalog(ctx, g.store, g.cfg.HTTPClient)
+	if err != nil {
+		return err
+	}
+	g.catalog.Store(cat)
+	return nil
+}
+
+// ForgetKey drops a key from the cache so a revocation takes effect on the next call.
+func (g *Gateway) ForgetKey(keyID string) { g.keys.forget(keyID) }
+
+// Wait blocks until every call in flight has settled or ctx ends.
+func (g *Gateway) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { g.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Register mounts the public API on an engine.
+func (g *Gateway) Register(e *gin.Engine) {
+	v1 := e.Group("/v1", g.authenticate)
+	v1.POST("/chat/completions", g.billed("chat", g.chat))
+	v1.POST("/embeddings", g.billed("embeddings", g.embeddings))
+	v1.GET("/models", g.handle(g.listModels))
+	v1.GET("/models/:model", g.handle(g.getModel))
+}
+
+// handle adapts an error-returning handler: errors become the one JSON error body.
+func (g *Gateway) handle(fn func(c *gin.Context) error) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := fn(c); err != nil {
+			writeError(c, err)
+		}
+	}
+}
+
+// RequestIDHeader names the header every response carries.
+const RequestIDHeader = "X-Request-Id"
+
+// RequestID gives every request an id (echoing a sane client-sent one) and puts it
+// on the response before anything else is written.
+func RequestID(c *gin.Context) {
+	id := c.GetHeader(RequestIDHeader)
+	if !saneRequestID(id) {
+		id = NewRequestID()
+	}
+	c.Set(ctxRequestID, id)
+	c.Header(RequestIDHeader, id)
+	c.Next()
+}
+
+const ctxRequestID = "tollgate.request_id"
+
+// RequestIDOf returns the id RequestID assigned.
+func RequestIDOf(c *gin.Context) string { return c.GetString(ctxRequestID) }
+
+// NewRequestID returns a fresh random request id.
+func NewRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "req_" + hex.EncodeToString(b[:])
+}
+
+func saneRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// NotFound answers unknown /v1 routes in the OpenAI error shape.
+func NotFound(c *gin.Context) {
+	writeError(c, apiErr(ErrNotFoundRoute, "", "Unknown request URL: %s %s. See the Tollgate README for the supported endpoints.", c.Request.Method, c.Request.URL.Path))
+}
+
+// MethodNotAllowed answers a known path called with the wrong method.
+func MethodNotAllowed(c *gin.Context) {
+	writeError(c, apiErr(ErrMethodNotAllowed, "", "%s is not allowed on %s.", c.Request.Method, c.Request.URL.Path))
+}
+
+// Recover turns a panic into a 500 in the OpenAI shape and logs it.
+func Recover(log *slog.Logger) gin.HandlerFunc {
+	return gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, rec any) {
+		log.Error("panic", "request_id", RequestIDOf(c), "panic", rec)
+		writeError(c, errPanic)
+	})
+}
+
+// errPanic is unknown to classify, so a panic becomes a generic 500.
+var errPanic = errors.New("internal error")

@@ -1,0 +1,255 @@
+package router
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/tollgate-gw/tollgate/billing"
+)
+
+// imageTokenAllowance is what one image may add to a prompt in the hold. Providers
+// count images differently (a few hundred to ~1,600 tokens for a large image); the
+// upstream's reported usage is what is billed, this only sizes the hold.
+const imageTokenAllowance = 1600
+
+// defaultOutputCap sizes the hold when a client sends no max_tokens and the price
+// book does not know the model's output cap.
+const defaultOutputCap = 4096
+
+// maxN bounds the n parameter (as OpenAI does), which multiplies the output hold.
+const maxN = 128
+
+// chatRequest holds the fields of a chat completion the gateway must understand;
+// every other field stays in the raw body and reaches the upstream untouched.
+type chatRequest struct {
+	Model               string          `json:"model"`
+	Messages            []chatMessage   `json:"messages"`
+	Stream              bool            `json:"stream"`
+	StreamOptions       *streamOptions  `json:"stream_options"`
+	MaxTokens           *int64          `json:"max_tokens"`
+	MaxCompletionTokens *int64          `json:"max_completion_tokens"`
+	N                   *int64          `json:"n"`
+	Tools               json.RawMessage `json:"tools"`
+	Functions           json.RawMessage `json:"functions"`
+}
+
+type streamOptions struct {
+	IncludeUsage bool `json:"include_usage"`
+}
+
+type chatMessage struct {
+	Role      string          `json:"role"`
+	Name      string          `json:"name"`
+	Content   json.RawMessage `json:"content"`
+	ToolCalls json.RawMessage `json:"tool_calls"`
+}
+
+type contentPart struct {
+	Type string `json:"type"`
+	Text string `json:"text"`
+}
+
+// parsedChat is a validated chat call: the typed view, the raw object for
+// rewriting, and the prompt's cheap token bound.
+type parsedChat struct {
+	req    chatRequest
+	fields map[string]json.RawMessage
+	body   []byte
+	images int
+}
+
+// readBody reads a bounded request body: a larger one is refused with 413 before it
+// is read whole, so a huge upload costs nothing.
+func (g *Gateway) readBody(c *gin.Context) ([]byte, error) {
+	if c.Request.ContentLength > g.cfg.MaxBodyBytes {
+		return nil, tooLarge(g.cfg.MaxBodyBytes)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, g.cfg.MaxBodyBytes))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, tooLarge(g.cfg.MaxBodyBytes)
+	}
+	if err != nil {
+		return nil, apiErr(ErrInvalidRequest, "", "Could not read the request body: %v", err)
+	}
+	return body, nil
+}
+
+func tooLarge(limit int64) error {
+	return apiErr(ErrRequestTooLarge, "", "The request body is larger than this gateway accepts (%d bytes). Send a smaller request.", limit)
+}
+
+// decodeObject parses a JSON object body into its top-level fields, refusing
+// anything that is not exactly one object.
+func decodeObject(body []byte) (map[string]json.RawMessage, error) {
+	var fields map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&fields); err != nil {
+		return nil, apiErr(ErrInvalidRequest, "", "The request body is not valid JSON: %v. Send one JSON object.", jsonProblem(err))
+	}
+	if fields == nil {
+		return nil, apiErr(ErrInvalidRequest, "", "The request body must be a JSON object.")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, apiErr(ErrInvalidRequest, "", "The request body has data after the JSON object. Send exactly one JSON object.")
+	}
+	return fields, nil
+}
+
+func jsonProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("expected %s", te.Type)
+	}
+	return err.Error()
+}
+
+// parseChat validates a chat completion body.
+func parseChat(body []byte) (*parsedChat, error) {
+	fields, err := decodeObject(body)
+	if err != nil {
+		return nil, err
+	}
+	p := &parsedChat{fields: fields, body: body}
+	if err := json.Unmarshal(body, &p.req); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return nil, apiErr(ErrInvalidRequest, te.Field, "Invalid type for '%s': expected %s.", te.Field, te.Type)
+		}
+		return nil, apiErr(ErrInvalidRequest, "", "The request body is not a valid chat completion request: %v.", err)
+	}
+	r := &p.req
+	switch {
+	case strings.TrimSpace(r.Model) == "":
+		return nil, apiErr(ErrInvalidRequest, "model", "Missing required parameter: 'model'.")
+	case len(r.Messages) == 0:
+		return nil, apiErr(ErrInvalidRequest, "messages", "'messages' must be a non-empty array of messages.")
+	case r.MaxTokens != nil && *r.MaxTokens < 1:
+		return nil, apiErr(ErrInvalidRequest, "max_tokens", "'max_tokens' must be at least 1 (got %d).", *r.MaxTokens)
+	case r.MaxCompletionTokens != nil && *r.MaxCompletionTokens < 1:
+		return nil, apiErr(ErrInvalidRequest, "max_completion_tokens", "'max_completion_tokens' must be at least 1 (got %d).", *r.MaxCompletionTokens)
+	case r.N != nil && (*r.N < 1 || *r.N > maxN):
+		return nil, apiErr(ErrInvalidRequest, "n", "'n' must be between 1 and %d (got %d).", maxN, *r.N)
+	case r.StreamOptions != nil && !r.Stream:
+		return nil, apiErr(ErrInvalidRequest, "stream_options", "'stream_options' is only allowed when 'stream' is true.")
+	}
+	for i, m := range r.Messages {
+		if m.Role == "" {
+			return nil, apiErr(ErrInvalidRequest, fmt.Sprintf("messages[%d].role", i), "Missing required parameter: 'messages[%d].role'.", i)
+		}
+		p.images += bytes.Count(m.Content, []byte(`"image_url"`))
+	}
+	return p, nil
+}
+
+// maxOutput is the client's own output limit, if it set one.
+func (p *parsedChat) maxOutput() (int64, bool) {
+	switch {
+	case p.req.MaxCompletionTokens != nil:
+		return *p.req.MaxCompletionTokens, true
+	case p.req.MaxTokens != nil:
+		return *p.req.MaxTokens, true
+	}
+	return 0, false
+}
+
+func (p *parsedChat) n() int64 {
+	if p.req.N == nil {
+		return 1
+	}
+	return *p.req.N
+}
+
+func (p *parsedChat) wantsUsage() bool {
+	return p.req.StreamOptions != nil && p.req.StreamOptions.IncludeUsage
+}
+
+// promptBound is a cheap upper bound of the prompt's tokens: the body's byte length
+// (every tiktoken token covers at least one byte, and JSON never encodes text in
+// fewer bytes than it has) plus chat framing and the image allowance.
+func (p *parsedChat) promptBound() int64 {
+	return int64(len(p.body)) + chatOverhead(len(p.req.Messages)) + int64(p.images)*imageTokenAllowance
+}
+
+func chatOverhead(messages int) int64 {
+	return int64(messages)*(billing.PerMessageTokens+billing.PerNameTokens) + billing.ReplyPrimingTokens
+}
+
+// promptTokens counts the prompt with the model's tokenizer: the exact figure
+// (for OpenAI models) used where the bound would decide against the client, and
+// the estimate billed when an upstream reports no usage.
+func (p *parsedChat) promptTokens(model string) int64 {
+	var b strings.Builder
+	for _, m := range p.req.Messages {
+		b.WriteString(m.Role)
+		b.WriteByte('\n')
+		if m.Name != "" {
+			b.WriteString(m.Name)
+			b.WriteByte('\n')
+		}
+		writeContentText(&b, m.Content)
+		if len(m.ToolCalls) > 0 {
+			b.Write(m.ToolCalls)
+		}
+		b.WriteByte('\n')
+	}
+	b.Write(p.req.Tools)
+	b.Write(p.req.Functions)
+	return billing.CountTokens(model, b.String()) + chatOverhead(len(p.req.Messages)) + int64(p.images)*imageTokenAllowance
+}
+
+// writeContentText appends a message's text: content is a string or an array of
+// parts, of which text parts count (images are counted by allowance).
+func writeContentText(b *strings.Builder, content json.RawMessage) {
+	if len(content) == 0 || content[0] == 'n' {
+		return
+	}
+	if content[0] == '"' {
+		var s string
+		if json.Unmarshal(content, &s) == nil {
+			b.WriteString(s)
+		}
+		return
+	}
+	var parts []contentPart
+	if json.Unmarshal(content, &parts) == nil {
+		for _, part := range parts {
+			b.WriteString(part.Text)
+		}
+		return
+	}
+	b.Write(content)
+}
+
+// upstreamBody renders the body for one attempt: the client's object with the model
+// mapped, max tokens injected when the client set none, and usage forced on streams.
+// Duplicate keys of the client's JSON collapse to the value the gateway read, so the
+// model billed is always the model sent.
+func (p *parsedChat) upstreamBody(model string, injectField string, inject int64) ([]byte, error) {
+	f := make(map[string]json.RawMessage, len(p.fields)+2)
+	for k, v := range p.fields {
+		f[k] = v
+	}
+	f["model"], _ = json.Marshal(model)
+	if injectField != "" {
+		f[injectField], _ = json.Marshal(inject)
+	}
+	if p.req.Stream {
+		var so map[string]json.RawMessage
+		if raw, ok := p.fields["stream_options"]; ok {
+			_ = json.Unmarshal(raw, &so)
+		}
+		if so == nil {
+			so = map[string]json.RawMessage{}
+		}
+		so["include_usage"] = json.RawMessage("true")
+		f["stream_options"], _ = json.Marshal(so)
+	}
+	return json.Marshal(f)
+}
