@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sort"
+	"time"
 
 	"github.com/tollgate-gw/tollgate/billing"
 	"github.com/tollgate-gw/tollgate/providers"
@@ -55,11 +56,15 @@ func buildCatalog(ctx context.Context, st *store.Store, client *http.Client) (*c
 	return cat, nil
 }
 
+// streamIdleTimeout ends a stream whose upstream has sent nothing for this long, so a
+// stalled upstream cannot hold a client (and its hold) until the call's deadline.
+const streamIdleTimeout = 2 * time.Minute
+
 // NewProvider builds the adapter for a channel's provider.
 func NewProvider(ch store.Channel, client *http.Client) (providers.Provider, error) {
 	switch ch.Provider {
 	case "openai", "openai-compatible":
-		return openai.New(openai.Config{BaseURL: ch.BaseURL, APIKey: ch.APIKey, HTTPClient: client}), nil
+		return openai.New(openai.Config{BaseURL: ch.BaseURL, APIKey: ch.APIKey, HTTPClient: client, StreamIdleTimeout: streamIdleTimeout}), nil
 	}
 	return nil, fmt.Errorf("unknown provider %q", ch.Provider)
 }

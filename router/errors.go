@@ -26,7 +26,8 @@ var (
 	ErrNoChannel        = errors.New("no channel available")
 	ErrNotFoundRoute    = errors.New("unknown route")
 	ErrMethodNotAllowed = errors.New("method not allowed")
-	ErrUnauthorized     = errors.New("unauthorized") // admin credential missing or wrong
+	ErrUnauthorized     = errors.New("unauthorized")  // admin credential missing or wrong
+	ErrReloadFailed     = errors.New("reload failed") // a change was stored but not yet applied
 )
 
 // RequestError is a refusal with the detail a client needs: what is wrong, which
@@ -118,11 +119,13 @@ func classify(err error) mapped {
 		return mapped{status: http.StatusBadRequest, typ: "invalid_request_error", code: "invalid_request", param: param, message: msg}
 	case errors.Is(err, store.ErrConflict):
 		return mapped{status: http.StatusConflict, typ: "invalid_request_error", code: "conflict", param: param, message: msg}
+	case errors.Is(err, ErrReloadFailed):
+		return mapped{status: http.StatusInternalServerError, typ: "server_error", code: "reload_failed", message: msg}
 	case errors.Is(err, ErrNoChannel):
 		return mapped{status: http.StatusServiceUnavailable, typ: "service_unavailable", code: "no_channel_available", message: msg}
 	case errors.Is(err, store.ErrUnavailable):
 		return mapped{status: http.StatusServiceUnavailable, typ: "service_unavailable", code: "store_unavailable",
-			message: "Tollgate cannot reach its database, so it cannot bill this call and did not make it. Retry shortly."}
+			message: "Tollgate cannot reach its database right now, so it changed and charged nothing (no upstream call was made). Retry shortly."}
 	case errors.As(err, &ue):
 		return classifyUpstream(ue)
 	case errors.Is(err, context.DeadlineExceeded):

@@ -25,7 +25,7 @@ const testModel = "test-model"
 // harness is a running gateway over a real SQLite store in front of a fake OpenAI
 // upstream, with one tenant and one key.
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	store    *store.Store
 	gw       *Gateway
 	srv      *httptest.Server
@@ -38,7 +38,7 @@ type harness struct {
 
 func ptr[T any](v T) *T { return &v }
 
-func newHarness(t *testing.T, credit billing.Nanos) *harness {
+func newHarness(t testing.TB, credit billing.Nanos) *harness {
 	t.Helper()
 	ctx := context.Background()
 	secret := make([]byte, 32)

@@ -115,12 +115,12 @@ func TestKeys(t *testing.T) {
 func TestWellFormedKey(t *testing.T) {
 	k := GenerateKey()
 	cases := map[string]bool{
-		k:                    true,
-		k[:len(k)-1] + "0":   k[len(k)-1] == '0',
-		"sk-tg-short":        false,
-		"":                   false,
-		strings.ToUpper(k):   false,
-		"sk-xx-" + k[6:]:     false,
+		k:                     true,
+		k[:len(k)-1] + "0":    k[len(k)-1] == '0',
+		"sk-tg-short":         false,
+		"":                    false,
+		strings.ToUpper(k):    false,
+		"sk-xx-" + k[6:]:      false,
 		k[:10] + "!" + k[11:]: false,
 	}
 	for key, want := range cases {

@@ -123,6 +123,7 @@ var migrations = []string{
 	CREATE UNIQUE INDEX channels_name ON channels (name);
 	CREATE TABLE prices (
 		model          TEXT PRIMARY KEY,
+		provider       TEXT NOT NULL DEFAULT '',
 		input          BIGINT NOT NULL,
 		output         BIGINT NOT NULL,
 		cached_input   BIGINT NOT NULL DEFAULT 0,

@@ -11,6 +11,7 @@ import (
 
 type priceRow struct {
 	Model         string
+	Provider      string
 	Input         int64
 	Output        int64
 	CachedInput   int64
@@ -29,11 +30,11 @@ func (s *Store) PutPrice(ctx context.Context, p billing.Price) error {
 		return fmt.Errorf("%w: prices and limits must not be negative", ErrInvalid)
 	}
 	return s.tx(ctx, func(tx *gorm.DB) error {
-		return tx.Exec(`INSERT INTO prices (model, input, output, cached_input, cache_write, context_window, max_output, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (model) DO UPDATE SET input = excluded.input, output = excluded.output, cached_input = excluded.cached_input,
+		return tx.Exec(`INSERT INTO prices (model, provider, input, output, cached_input, cache_write, context_window, max_output, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (model) DO UPDATE SET provider = excluded.provider, input = excluded.input, output = excluded.output, cached_input = excluded.cached_input,
 			cache_write = excluded.cache_write, context_window = excluded.context_window, max_output = excluded.max_output, updated_at = excluded.updated_at`,
-			p.Model, p.Input, p.Output, p.CachedInput, p.CacheWrite, p.ContextWindow, p.MaxOutput, nowMillis()).Error
+			p.Model, p.Provider, p.Input, p.Output, p.CachedInput, p.CacheWrite, p.ContextWindow, p.MaxOutput, nowMillis()).Error
 	})
 }
 
@@ -51,12 +52,12 @@ func (s *Store) DeletePrice(ctx context.Context, model string) error {
 // PriceOverrides returns every operator-set price.
 func (s *Store) PriceOverrides(ctx context.Context) ([]billing.Price, error) {
 	var rows []priceRow
-	if err := s.r.WithContext(ctx).Raw(`SELECT model, input, output, cached_input, cache_write, context_window, max_output FROM prices ORDER BY model`).Scan(&rows).Error; err != nil {
+	if err := s.r.WithContext(ctx).Raw(`SELECT model, provider, input, output, cached_input, cache_write, context_window, max_output FROM prices ORDER BY model`).Scan(&rows).Error; err != nil {
 		return nil, wrapDBError(err)
 	}
 	out := make([]billing.Price, len(rows))
 	for i, r := range rows {
-		out[i] = billing.Price{Model: r.Model, Input: billing.PicoPerToken(r.Input), Output: billing.PicoPerToken(r.Output),
+		out[i] = billing.Price{Model: r.Model, Provider: r.Provider, Input: billing.PicoPerToken(r.Input), Output: billing.PicoPerToken(r.Output),
 			CachedInput: billing.PicoPerToken(r.CachedInput), CacheWrite: billing.PicoPerToken(r.CacheWrite),
 			ContextWindow: r.ContextWindow, MaxOutput: r.MaxOutput}
 	}

@@ -36,4 +36,3 @@ func (s *Store) PutSetting(ctx context.Context, name, value string) error {
 		return tx.Exec(`INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, value).Error
 	})
 }
-

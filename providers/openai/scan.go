@@ -18,6 +18,9 @@ type scanner struct {
 }
 
 func (s *scanner) ws() {
+	if s.i < len(s.b) && s.b[s.i] > ' ' {
+		return // the usual case: compact JSON
+	}
 	for s.i < len(s.b) {
 		switch s.b[s.i] {
 		case ' ', '\t', '\n', '\r':
@@ -125,6 +128,9 @@ func (s *scanner) str() (strSpan, bool) {
 	escaped := false
 	for j := start; j < len(s.b); j++ {
 		c := s.b[j]
+		if plain[c] {
+			continue
+		}
 		switch {
 		case c == '"':
 			s.i = j + 1
@@ -147,12 +153,21 @@ func (s *scanner) str() (strSpan, bool) {
 			}
 		case c < 0x20:
 			return strSpan{}, false
-		case c >= utf8.RuneSelf:
+		default: // c >= utf8.RuneSelf
 			escaped = true
 		}
 	}
 	return strSpan{}, false
 }
+
+// plain marks the bytes a string can hold that need no attention: printable ASCII
+// other than the quote and the backslash.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // optString consumes a string into dst, or null leaving dst empty.
 func (s *scanner) optString(dst *strSpan) bool {

@@ -1,7 +1,3 @@
-// Package providertest has fake upstreams that speak each vendor's exact wire format,
-// with programmable usage, errors, delays and broken connections. Tests of every
-// package use them instead of the real services, and the load benchmark serves them
-// as its upstream, so their hot paths are kept allocation-light.
 package providertest
 
 import (
@@ -106,7 +102,7 @@ func (h *OpenAIHandler) Reset() {
 }
 
 // Shutdown releases every handler that is delaying or stalling, so a server can
-// close without waiting for clients to give up. Later calls fail at once.
+// close without waiting for clients to give up; later delays and stalls end at once.
 func (h *OpenAIHandler) Shutdown() { h.closeOnce.Do(func() { close(h.done) }) }
 
 // ServeHTTP answers POST /v1/chat/completions, POST /v1/embeddings and
@@ -215,12 +211,12 @@ type request struct {
 	StreamOptions *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
-	MaxTokens           int     `json:"max_tokens"`
-	MaxCompletionTokens int     `json:"max_completion_tokens"`
-	N                   int     `json:"n"`
-	Input               inputs  `json:"input"`
-	EncodingFormat      string  `json:"encoding_format"`
-	Dimensions          int     `json:"dimensions"`
+	MaxTokens           int    `json:"max_tokens"`
+	MaxCompletionTokens int    `json:"max_completion_tokens"`
+	N                   int    `json:"n"`
+	Input               inputs `json:"input"`
+	EncodingFormat      string `json:"encoding_format"`
+	Dimensions          int    `json:"dimensions"`
 }
 
 // present records that a member is there and not null, without keeping its value.
@@ -283,7 +279,9 @@ func (req *request) parse(body []byte, chat bool) *APIError {
 	return nil
 }
 
-func (req *request) includeUsage() bool { return req.StreamOptions != nil && req.StreamOptions.IncludeUsage }
+func (req *request) includeUsage() bool {
+	return req.StreamOptions != nil && req.StreamOptions.IncludeUsage
+}
 
 func (req *request) maxTokens() int {
 	if req.MaxTokens > 0 {

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+)
+
+func runCmd(t *testing.T, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(args, func(k string) string { return env[k] }, &out, &errOut)
+	return code, strings.TrimSpace(out.String()), errOut.String()
+}
+
+func TestCLIScriptsTheCommonTasks(t *testing.T) {
+	env := map[string]string{"TOLLGATE_DATA_DIR": t.TempDir()}
+	code, tenantID, stderr := runCmd(t, env, "tenant", "create", "acme")
+	if code != 0 || !strings.HasPrefix(tenantID, "ten_") {
+		t.Fatalf("tenant create: %d %q %s", code, tenantID, stderr)
+	}
+	if code, out, stderr := runCmd(t, env, "topup", "--tenant", tenantID, "--amount", "12.5", "--idempotency-key", "inv-1"); code != 0 || !strings.Contains(out, "balance 12.500000000 USD") {
+		t.Fatalf("topup: %d %q %s", code, out, stderr)
+	}
+	if code, out, _ := runCmd(t, env, "topup", "--tenant", tenantID, "--amount", "12.5", "--idempotency-key", "inv-1"); code != 0 || !strings.Contains(out, "already credited") {
+		t.Fatalf("repeated topup: %d %q", code, out)
+	}
+	if code, _, stderr := runCmd(t, env, "topup", "--tenant", tenantID, "--amount", "abc"); code != 1 || !strings.Contains(stderr, "--amount") {
+		t.Fatalf("bad amount: %d %s", code, stderr)
+	}
+	code, key, stderr := runCmd(t, env, "key", "create", "--tenant", tenantID, "--name", "ci", "--models", "gpt-4o,gpt-4o-mini", "--budget", "1")
+	if code != 0 || !strings.HasPrefix(key, "sk-tg-") {
+		t.Fatalf("key create: %d %q %s", code, key, stderr)
+	}
+	if code, out, stderr := runCmd(t, env, "channel", "add", "--name", "oa", "--provider", "openai", "--base-url", "https://api.openai.com/v1",
+		"--api-key", "sk-x", "--models", "gpt-4o", "--priority", "2"); code != 0 || !strings.HasPrefix(out, "ch_") {
+		t.Fatalf("channel add: %d %q %s", code, out, stderr)
+	}
+	if code, out, stderr := runCmd(t, env, "price", "set", "--model", "my-model", "--input", "0.5", "--output", "1.5"); code != 0 || !strings.Contains(out, "input 0.5, output 1.5") {
+		t.Fatalf("price set: %d %q %s", code, out, stderr)
+	}
+	if code, out, _ := runCmd(t, env, "tenant", "list"); code != 0 || !strings.Contains(out, "12.500000000") {
+		t.Fatalf("tenant list: %q", out)
+	}
+	if code, out, _ := runCmd(t, env, "price", "list"); code != 0 || !strings.Contains(out, "my-model") || !strings.Contains(out, "override") || !strings.Contains(out, "gpt-4o") {
+		t.Fatalf("price list: %q", out)
+	}
+	if code, out, _ := runCmd(t, env, "channel", "list"); code != 0 || strings.Contains(out, "sk-x") {
+		t.Fatalf("channel list shows the upstream key: %q", out)
+	}
+}
+
+func TestServeHelpListsEveryEnvTwin(t *testing.T) {
+	_, _, stderr := runCmd(t, nil, "serve", "--help")
+	for _, s := range settings {
+		if !strings.Contains(stderr, "--"+s.flag) || !strings.Contains(stderr, s.env) {
+			t.Errorf("help lacks --%s / %s", s.flag, s.env)
+		}
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	cases := map[string]struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		"PostgresNeedsSecretKey": {map[string]string{"TOLLGATE_DATABASE_URL": "postgres://x@127.0.0.1/db"}, nil, "TOLLGATE_SECRET_KEY is required"},
+		"BadSecretKey":           {map[string]string{"TOLLGATE_SECRET_KEY": "short"}, nil, "must be 32 bytes"},
+		"BadLogLevel":            {nil, []string{"--log-level", "loud"}, "TOLLGATE_LOG_LEVEL"},
+		"ShortAdminToken":        {map[string]string{"TOLLGATE_ADMIN_TOKEN": "abc"}, nil, "at least 16"},
+		"NotPostgresURL":         {map[string]string{"TOLLGATE_DATABASE_URL": "mysql://x"}, nil, "postgres://"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			cfg, _, err := ParseFlags("serve", tc.args, func(k string) string { return tc.env[k] }, &bytes.Buffer{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want an error containing %q, got %v", tc.want, err)
+			}
+		})
+	}
+	t.Run("FlagBeatsEnv", func(t *testing.T) {
+		cfg, _, err := ParseFlags("serve", []string{"--addr", ":9999"}, func(k string) string {
+			if k == "TOLLGATE_ADDR" {
+				return ":7777"
+			}
+			return ""
+		}, &bytes.Buffer{})
+		if err != nil || cfg.Addr != ":9999" {
+			t.Fatalf("addr %q %v", cfg.Addr, err)
+		}
+	})
+}
+
+func TestReadmeListsEveryEnvTwin(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range settings {
+		if !bytes.Contains(readme, []byte("`--"+s.flag+"` | `"+s.env+"`")) {
+			t.Errorf("README's configuration table lacks --%s / %s", s.flag, s.env)
+		}
+	}
+}

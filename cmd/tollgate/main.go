@@ -1,0 +1,344 @@
+// Command tollgate runs the Tollgate gateway and administers its data.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/tollgate-gw/tollgate/admin"
+	"github.com/tollgate-gw/tollgate/billing"
+	"github.com/tollgate-gw/tollgate/router"
+	"github.com/tollgate-gw/tollgate/store"
+)
+
+// Build information, set by the release build with -ldflags -X.
+var (
+	version = "dev"
+	commit  = "none"
+	date    = "unknown"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+const usage = `Tollgate — an OpenAI-compatible LLM gateway with prepaid, per-token billing.
+
+Usage: tollgate <command> [flags]
+
+Commands:
+  serve                       run the gateway (see: tollgate serve --help)
+  migrate                     apply database migrations and exit
+  tenant create|list          manage tenants
+  topup                       credit a tenant's wallet
+  key create|list|revoke      manage a tenant's API keys
+  channel add|list            manage upstream channels
+  price set|list              manage the price book
+  version                     print version, commit and build date
+
+Store commands take the same --data-dir / --database-url / --secret-key flags
+(and TOLLGATE_* variables) as serve.
+`
+
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	var err error
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve":
+		err = serve(rest, getenv, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintf(stdout, "tollgate %s (commit %s, built %s)\n", version, commit, date)
+	default:
+		err = runCLI(cmd, rest, getenv, stdout, stderr)
+	}
+	if errors.Is(err, errUsage) {
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "tollgate: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+var errUsage = errors.New("usage")
+
+func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, _, err := ParseFlags("serve", args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return errUsage
+	}
+	m := &Main{Config: cfg, Out: stderr}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := m.Open(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	stop()
+	m.Logger.Info("shutting down", "grace", cfg.ShutdownGrace.String())
+	return m.Close()
+}
+
+// Main is one running gateway: config in, store, gateway and server out. Tests build
+// it with Addr ":0" and a temp data dir, which makes end-to-end tests cheap.
+type Main struct {
+	Config  Config
+	Out     io.Writer // where the one-time admin token is printed
+	Logger  *slog.Logger
+	Store   *store.Store
+	Gateway *router.Gateway
+	Server  *http.Server
+
+	listener   net.Listener
+	baseCtx    context.Context
+	cancelBase context.CancelFunc
+	stopSweep  context.CancelFunc
+	sweepDone  chan struct{}
+}
+
+// Open validates the config, opens and migrates the store, ensures an admin
+// credential, and starts serving.
+func (m *Main) Open(ctx context.Context) error {
+	if err := m.Config.Validate(); err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	if m.Out == nil {
+		m.Out = os.Stderr
+	}
+	if m.Logger == nil {
+		m.Logger = newLogger(m.Config, m.Out)
+	}
+	st, err := openStore(ctx, m.Config)
+	if err != nil {
+		return err
+	}
+	m.Store = st
+	go billing.CountTokens("gpt-4o", "warm") // load the tokenizer now, not on the first call that needs it
+	authorize, err := m.adminCredential(ctx)
+	if err != nil {
+		st.Close()
+		return err
+	}
+	gw, err := router.New(ctx, router.Config{MaxBodyBytes: m.Config.MaxBodyBytes, UpstreamTimeout: m.Config.UpstreamTimeout, Logger: m.Logger}, st)
+	if err != nil {
+		st.Close()
+		return err
+	}
+	m.Gateway = gw
+
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	e.Use(router.RequestID, router.Recover(m.Logger))
+	if m.Config.AccessLog {
+		e.Use(accessLog(m.Logger))
+	}
+	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	e.GET("/readyz", m.ready)
+	gw.Register(e)
+	admin.New(st, gw, authorize).Register(e)
+	e.NoRoute(router.NotFound)
+	e.NoMethod(router.MethodNotAllowed)
+
+	m.baseCtx, m.cancelBase = context.WithCancel(context.Background())
+	m.Server = &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return m.baseCtx },
+		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", m.Config.Addr)
+	if err != nil {
+		st.Close()
+		return fmt.Errorf("listen on %s: %w", m.Config.Addr, err)
+	}
+	m.listener = ln
+	m.startSweeper()
+	go func() {
+		if err := m.Server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.Logger.Error("server stopped", "error", err)
+		}
+	}()
+	m.Logger.Info("tollgate listening", "addr", ln.Addr().String(), "store", st.Dialect(), "version", version)
+	return nil
+}
+
+// URL is the base URL the server listens on.
+func (m *Main) URL() string {
+	addr := m.listener.Addr().(*net.TCPAddr)
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return fmt.Sprintf("http://%s", net.JoinHostPort(host, fmt.Sprint(addr.Port)))
+}
+
+// Close shuts down gracefully: it stops accepting, lets calls in flight finish for
+// the grace period, then cuts the rest (they settle what they produced) and closes
+// the store only after every call has settled.
+func (m *Main) Close() error {
+	graceCtx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownGrace)
+	defer cancel()
+	err := m.Server.Shutdown(graceCtx)
+	if err != nil {
+		m.Logger.Warn("grace period over; cutting the calls still running", "error", err)
+	}
+	m.cancelBase()
+	settleCtx, cancelSettle := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancelSettle()
+	if werr := m.Gateway.Wait(settleCtx); werr != nil {
+		m.Logger.Error("calls still unsettled at exit; their holds expire and are swept on the next start", "error", werr)
+	}
+	m.Server.Close()
+	m.stopSweep()
+	<-m.sweepDone
+	return m.Store.Close()
+}
+
+func (m *Main) ready(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	if err := m.Store.Ping(ctx); err != nil {
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "reason": "store unreachable"})
+		return
+	}
+	v, err := m.Store.AppliedVersion(ctx)
+	if err != nil || v != store.SchemaVersion() {
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "reason": "migrations not applied"})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready", "schema_version": v})
+}
+
+// startSweeper releases expired holds now (a crash may have left some) and then
+// periodically.
+func (m *Main) startSweeper() {
+	ctx, cancel := context.WithCancel(context.Background())
+	m.stopSweep, m.sweepDone = cancel, make(chan struct{})
+	go func() {
+		defer close(m.sweepDone)
+		t := time.NewTicker(m.Config.SweepInterval)
+		defer t.Stop()
+		for {
+			if n, err := m.Store.SweepExpiredHolds(ctx, time.Now()); err != nil && ctx.Err() == nil {
+				m.Logger.Error("sweeping expired holds", "error", err)
+			} else if n > 0 {
+				m.Logger.Warn("released expired holds", "count", n)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+func openStore(ctx context.Context, cfg Config) (*store.Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	key, err := cfg.loadSecretKey()
+	if err != nil {
+		return nil, fmt.Errorf("secret key: %w", err)
+	}
+	return store.Open(ctx, store.Options{DSN: cfg.DSN(), SecretKey: key})
+}
+
+const adminDigestSetting = "admin_token_sha256"
+
+// adminCredential returns the admin API's check. TOLLGATE_ADMIN_TOKEN wins; without
+// it the first start generates a token, prints it once, and stores only its digest.
+func (m *Main) adminCredential(ctx context.Context) (func(string) bool, error) {
+	var digest []byte
+	if m.Config.AdminToken != "" {
+		d := sha256.Sum256([]byte(m.Config.AdminToken))
+		digest = d[:]
+	} else {
+		stored, err := m.Store.Setting(ctx, adminDigestSetting)
+		if errors.Is(err, store.ErrNotFound) {
+			token := newAdminToken()
+			d := sha256.Sum256([]byte(token))
+			created, err := m.Store.SetSettingOnce(ctx, adminDigestSetting, hex.EncodeToString(d[:]))
+			if err != nil {
+				return nil, err
+			}
+			if created {
+				fmt.Fprintf(m.Out, "\n  Tollgate admin token (shown once; only its digest is stored):\n\n      %s\n\n  Use it as 'Authorization: Bearer <token>' on /admin/api/v1.\n\n", token)
+			}
+			stored, err = m.Store.Setting(ctx, adminDigestSetting)
+			if err != nil {
+				return nil, err
+			}
+		} else if err != nil {
+			return nil, err
+		}
+		if digest, err = hex.DecodeString(stored); err != nil {
+			return nil, fmt.Errorf("stored admin token digest is corrupt: %w", err)
+		}
+	}
+	return func(token string) bool {
+		d := sha256.Sum256([]byte(token))
+		return subtle.ConstantTimeCompare(d[:], digest) == 1
+	}, nil
+}
+
+func newAdminToken() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return "tga-" + hex.EncodeToString(b)
+}
+
+var logLevels = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: logLevels[cfg.LogLevel]}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// accessLog writes one structured line per request, with its id; never the query
+// string or headers, where secrets could hide.
+func accessLog(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		path := c.Request.URL.Path
+		if strings.HasPrefix(path, "/healthz") || strings.HasPrefix(path, "/readyz") {
+			return
+		}
+		log.Info("request", "request_id", router.RequestIDOf(c), "method", c.Request.Method, "path", path,
+			"status", c.Writer.Status(), "duration_ms", time.Since(start).Milliseconds(), "bytes", c.Writer.Size())
+	}
+}
