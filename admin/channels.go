@@ -21,6 +21,7 @@ type channelJSON struct {
 	HasAPIKey bool              `json:"has_api_key"`
 	Models    []string          `json:"models"`
 	ModelMap  map[string]string `json:"model_map"`
+	Options   map[string]string `json:"options"`
 	Priority  int               `json:"priority"`
 	Weight    int               `json:"weight"`
 	Enabled   bool              `json:"enabled"`
@@ -30,10 +31,13 @@ type channelJSON struct {
 
 func channelOut(ch store.Channel) channelJSON {
 	out := channelJSON{ID: ch.ID, Name: ch.Name, Provider: ch.Provider, BaseURL: ch.BaseURL, HasAPIKey: ch.HasAPIKey,
-		Models: ch.Models, ModelMap: ch.ModelMap, Priority: ch.Priority, Weight: ch.Weight, Enabled: ch.Enabled,
+		Models: ch.Models, ModelMap: ch.ModelMap, Options: ch.Options, Priority: ch.Priority, Weight: ch.Weight, Enabled: ch.Enabled,
 		CreatedAt: stamp(ch.CreatedAt), UpdatedAt: stamp(ch.UpdatedAt)}
 	if out.Models == nil {
 		out.Models = []string{}
+	}
+	if out.Options == nil {
+		out.Options = map[string]string{}
 	}
 	if out.ModelMap == nil {
 		out.ModelMap = map[string]string{}
@@ -53,6 +57,7 @@ type channelRequest struct {
 	APIKey   *string            `json:"api_key"`
 	Models   *[]string          `json:"models"`
 	ModelMap *map[string]string `json:"model_map"`
+	Options  *map[string]string `json:"options"`
 	Priority *int               `json:"priority"`
 	Weight   *int               `json:"weight"`
 	Enabled  *bool              `json:"enabled"`
@@ -61,7 +66,7 @@ type channelRequest struct {
 // input checks the fields present and converts them for the store. On create the
 // fields a channel cannot work without are required.
 func (r channelRequest) input(create bool) (store.ChannelInput, error) {
-	in := store.ChannelInput{APIKey: r.APIKey, ModelMap: r.ModelMap, Priority: r.Priority, Weight: r.Weight, Enabled: r.Enabled}
+	in := store.ChannelInput{APIKey: r.APIKey, ModelMap: r.ModelMap, Options: r.Options, Priority: r.Priority, Weight: r.Weight, Enabled: r.Enabled}
 	if create {
 		for _, f := range []struct {
 			name    string

@@ -154,10 +154,11 @@ type insufficientError struct {
 func (e *insufficientError) Error() string { return e.msg }
 func (e *insufficientError) Unwrap() error { return e.ice }
 
-// attempt records one try of a channel.
+// attempt records one try of a channel, in the call's log and in the channel's health.
 func (cl *call) attempt(rt route, started time.Time, err error) {
-	a := store.Attempt{ChannelID: rt.channel.ID, Provider: rt.channel.Provider, Status: 200,
-		LatencyMs: time.Since(started).Milliseconds()}
+	now := time.Now()
+	a := store.Attempt{ChannelID: rt.channel.ID, Provider: rt.channel.Provider, Status: 200, LatencyMs: now.Sub(started).Milliseconds()}
+	o := outcomeOK
 	if err != nil {
 		a.Status = classify(err).status
 		var ue *providers.UpstreamError
@@ -165,8 +166,15 @@ func (cl *call) attempt(rt route, started time.Time, err error) {
 			a.Status = ue.Status
 		}
 		a.Error = err.Error()
+		switch {
+		case cl.c.Request.Context().Err() != nil:
+			o = outcomeNeutral
+		case retryable(context.Background(), err) || errors.Is(err, context.DeadlineExceeded):
+			o = outcomeFailed
+		}
 	}
 	cl.rec.Attempts = append(cl.rec.Attempts, a)
+	cl.g.health.record(rt.channel.ID, o, now.Sub(started), a.Error, now)
 }
 
 // served marks the channel that answered, in the log and in response headers, so a

@@ -47,7 +47,12 @@ func (g *Gateway) chat(cl *call) error {
 	ctx, cancel := context.WithTimeout(cl.c.Request.Context(), g.cfg.UpstreamTimeout)
 	defer cancel()
 	var lastErr error
+	tried := 0
 	for _, rt := range plan {
+		if !g.health.allow(rt.channel.ID, time.Now()) {
+			continue
+		}
+		tried++
 		upstreamModel := rt.channel.UpstreamModel(model)
 		injectField := ""
 		if inject > 0 {
@@ -93,6 +98,9 @@ func (g *Gateway) chat(cl *call) error {
 		if !retryable(ctx, err) {
 			break
 		}
+	}
+	if tried == 0 {
+		return errAllCircuitsOpen(model)
 	}
 	if errors.Is(lastErr, context.Canceled) && cl.c.Request.Context().Err() != nil {
 		cl.rec.Status, cl.rec.ErrorCode = 499, "client_closed_request"

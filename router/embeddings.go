@@ -62,11 +62,13 @@ func (g *Gateway) embeddings(cl *call) error {
 	ctx, cancel := context.WithTimeout(cl.c.Request.Context(), g.cfg.UpstreamTimeout)
 	defer cancel()
 	var lastErr error
+	tried := 0
 	for _, rt := range plan {
 		emb, ok := rt.provider.(providers.Embedder)
-		if !ok {
+		if !ok || !g.health.allow(rt.channel.ID, time.Now()) {
 			continue
 		}
+		tried++
 		upstreamModel := rt.channel.UpstreamModel(req.Model)
 		f := make(map[string]json.RawMessage, len(fields))
 		for k, v := range fields {
@@ -96,6 +98,9 @@ func (g *Gateway) embeddings(cl *call) error {
 		if !retryable(ctx, err) {
 			break
 		}
+	}
+	if tried == 0 {
+		return errAllCircuitsOpen(req.Model)
 	}
 	if lastErr == nil {
 		return apiErr(ErrNoChannel, "", "No channel serving '%s' supports embeddings.", req.Model)

@@ -61,6 +61,7 @@ type Gateway struct {
 	store    *store.Store
 	catalog  atomic.Pointer[catalog]
 	keys     keyCache
+	health   healthBook
 	inflight sync.WaitGroup
 	log      *slog.Logger
 }

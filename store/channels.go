@@ -20,6 +20,7 @@ type Channel struct {
 	HasAPIKey bool              // whether a key is stored, for display
 	Models    []string          // model names clients use
 	ModelMap  map[string]string // client model → upstream model name
+	Options   map[string]string // provider-specific settings (e.g. Azure "api_version")
 	Priority  int               // higher is tried first
 	Weight    int               // share among channels of equal priority
 	Enabled   bool
@@ -53,6 +54,7 @@ type channelRow struct {
 	APIKeyEnc string
 	Models    string
 	ModelMap  string
+	Options   string
 	Priority  int
 	Weight    int
 	Enabled   bool
@@ -60,13 +62,14 @@ type channelRow struct {
 	UpdatedAt int64
 }
 
-const channelColumns = `id, name, provider, base_url, api_key_enc, models, model_map, priority, weight, enabled, created_at, updated_at`
+const channelColumns = `id, name, provider, base_url, api_key_enc, models, model_map, options, priority, weight, enabled, created_at, updated_at`
 
 func (s *Store) channelFromRow(r channelRow) (Channel, error) {
 	c := Channel{ID: r.ID, Name: r.Name, Provider: r.Provider, BaseURL: r.BaseURL, HasAPIKey: r.APIKeyEnc != "",
 		Priority: r.Priority, Weight: r.Weight, Enabled: r.Enabled, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 	_ = json.Unmarshal([]byte(r.Models), &c.Models)
 	_ = json.Unmarshal([]byte(r.ModelMap), &c.ModelMap)
+	_ = json.Unmarshal([]byte(r.Options), &c.Options)
 	key, err := s.sealer.open(r.APIKeyEnc, r.ID)
 	if err != nil {
 		return Channel{}, fmt.Errorf("channel %s: %w", r.ID, err)
@@ -84,6 +87,7 @@ type ChannelInput struct {
 	APIKey   *string
 	Models   *[]string
 	ModelMap *map[string]string
+	Options  *map[string]string
 	Priority *int
 	Weight   *int
 	Enabled  *bool
@@ -112,6 +116,9 @@ func (in ChannelInput) apply(c *Channel) error {
 	}
 	if in.ModelMap != nil {
 		c.ModelMap = *in.ModelMap
+	}
+	if in.Options != nil {
+		c.Options = *in.Options
 	}
 	if in.Priority != nil {
 		c.Priority = *in.Priority
@@ -148,12 +155,16 @@ func (s *Store) writeChannel(tx *gorm.DB, c Channel, insert bool) error {
 		c.ModelMap = map[string]string{}
 	}
 	modelMap, _ := json.Marshal(c.ModelMap)
-	if insert {
-		return tx.Exec(`INSERT INTO channels (`+channelColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			c.ID, c.Name, c.Provider, c.BaseURL, enc, string(models), string(modelMap), c.Priority, c.Weight, c.Enabled, c.CreatedAt, c.UpdatedAt).Error
+	if c.Options == nil {
+		c.Options = map[string]string{}
 	}
-	return tx.Exec(`UPDATE channels SET name = ?, provider = ?, base_url = ?, api_key_enc = ?, models = ?, model_map = ?, priority = ?, weight = ?, enabled = ?, updated_at = ? WHERE id = ?`,
-		c.Name, c.Provider, c.BaseURL, enc, string(models), string(modelMap), c.Priority, c.Weight, c.Enabled, c.UpdatedAt, c.ID).Error
+	options, _ := json.Marshal(c.Options)
+	if insert {
+		return tx.Exec(`INSERT INTO channels (`+channelColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.ID, c.Name, c.Provider, c.BaseURL, enc, string(models), string(modelMap), string(options), c.Priority, c.Weight, c.Enabled, c.CreatedAt, c.UpdatedAt).Error
+	}
+	return tx.Exec(`UPDATE channels SET name = ?, provider = ?, base_url = ?, api_key_enc = ?, models = ?, model_map = ?, options = ?, priority = ?, weight = ?, enabled = ?, updated_at = ? WHERE id = ?`,
+		c.Name, c.Provider, c.BaseURL, enc, string(models), string(modelMap), string(options), c.Priority, c.Weight, c.Enabled, c.UpdatedAt, c.ID).Error
 }
 
 // CreateChannel adds an upstream channel (enabled, weight 1 unless given).

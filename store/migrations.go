@@ -132,6 +132,9 @@ var migrations = []string{
 		max_output     BIGINT NOT NULL DEFAULT 0,
 		updated_at     BIGINT NOT NULL
 	);`,
+
+	// 4: per-channel provider options (Azure's api-version, say).
+	`ALTER TABLE channels ADD COLUMN options TEXT NOT NULL DEFAULT '{}'`,
 }
 
 // SchemaVersion is the version a fully migrated database reports.
