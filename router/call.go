@@ -20,7 +20,9 @@ type call struct {
 	start    time.Time
 	rec      store.CallRecord
 	hold     *billing.Hold
-	price    billing.Price
+	price    billing.Price            // what the hold is sized by: the dearest candidate
+	prices   map[string]billing.Price // channel id → price of the model it serves
+	billAt   *billing.Price           // the price of the model that served the call
 	finished bool // the request log row is written
 }
 
@@ -64,7 +66,11 @@ func (cl *call) finish(usage *billing.Usage) {
 	switch {
 	case cl.hold != nil && usage != nil:
 		cl.rec.Usage = *usage
-		cost, cerr := cl.price.Cost(*usage)
+		billAt := cl.price
+		if cl.billAt != nil {
+			billAt = *cl.billAt
+		}
+		cost, cerr := billAt.Cost(*usage)
 		if cerr != nil {
 			// Counts too large to price are a broken upstream report: bill the hold,
 			// the most the client agreed to.
@@ -174,6 +180,9 @@ func (cl *call) attempt(rt route, started time.Time, err error) {
 		}
 	}
 	cl.rec.Attempts = append(cl.rec.Attempts, a)
+	if err != nil {
+		cl.traceHeaders(rt)
+	}
 	cl.g.health.record(rt.channel.ID, o, now.Sub(started), a.Error, now)
 }
 
@@ -181,6 +190,15 @@ func (cl *call) attempt(rt route, started time.Time, err error) {
 // call can be traced to the link of the chain that produced it.
 func (cl *call) served(rt route, upstreamModel string) {
 	cl.rec.ChannelID, cl.rec.Provider, cl.rec.UpstreamModel = rt.channel.ID, rt.channel.Provider, upstreamModel
+	if p, ok := cl.prices[rt.channel.ID]; ok {
+		cl.billAt = &p
+	}
+	cl.traceHeaders(rt)
+}
+
+// traceHeaders name the channel that answered (or failed last) and the number of
+// attempts, on successes and errors alike, so any answer can be traced to its link.
+func (cl *call) traceHeaders(rt route) {
 	h := cl.c.Writer.Header()
 	h.Set("X-Tollgate-Channel", rt.channel.Name)
 	h.Set("X-Tollgate-Provider", rt.channel.Provider)

@@ -95,7 +95,7 @@ func (g *Gateway) chat(cl *call) error {
 			}
 			lastErr = err
 		}
-		if !retryable(ctx, err) {
+		if !retryable(ctx, lastErr) {
 			break
 		}
 	}
@@ -125,11 +125,38 @@ func (cl *call) admit(model string) ([]route, error) {
 	if !ok {
 		return nil, apiErr(ErrModelNotPriced, "model", "The model '%s' has no price set, and Tollgate never serves a model it cannot bill. Ask your operator to set one (PUT /admin/api/v1/prices/%s).", model, model)
 	}
-	cl.price = price
 	if len(plan) > cl.g.cfg.MaxAttempts {
 		plan = plan[:cl.g.cfg.MaxAttempts]
 	}
+	// A call is billed at the price of the model that served it: a channel may map
+	// the client's model to another priced model. The hold covers the dearest
+	// candidate, so whichever channel answers, the hold bounds the cost.
+	cl.prices = map[string]billing.Price{}
+	cl.price = price
+	for _, rt := range plan {
+		served := price
+		if p, _, ok := cat.prices.Lookup(rt.channel.UpstreamModel(model)); ok {
+			served = p
+		}
+		cl.prices[rt.channel.ID] = served
+		cl.price = dearest(cl.price, served)
+	}
 	return plan, nil
+}
+
+// dearest combines two prices into one that is never cheaper than either, with the
+// tighter of their limits, for sizing a hold that must cover both.
+func dearest(a, b billing.Price) billing.Price {
+	out := a
+	out.Input, out.Output = max(a.Input, b.Input), max(a.Output, b.Output)
+	out.CachedInput, out.CacheWrite = max(a.CachedInput, b.CachedInput), max(a.CacheWrite, b.CacheWrite)
+	if b.ContextWindow > 0 && (out.ContextWindow == 0 || b.ContextWindow < out.ContextWindow) {
+		out.ContextWindow = b.ContextWindow
+	}
+	if b.MaxOutput > 0 && (out.MaxOutput == 0 || b.MaxOutput < out.MaxOutput) {
+		out.MaxOutput = b.MaxOutput
+	}
+	return out
 }
 
 // maxTokensField is the output-limit field a provider reads: OpenAI's own API wants

@@ -95,7 +95,7 @@ func (g *Gateway) embeddings(cl *call) error {
 			return nil
 		}
 		lastErr = err
-		if !retryable(ctx, err) {
+		if !retryable(ctx, lastErr) {
 			break
 		}
 	}
