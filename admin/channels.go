@@ -27,6 +27,9 @@ type channelJSON struct {
 	Enabled   bool              `json:"enabled"`
 	CreatedAt string            `json:"created_at"`
 	UpdatedAt string            `json:"updated_at"`
+	// Health is this gateway process's view of the channel (circuit state, success
+	// rate, latency); present on reads when the gateway reports it.
+	Health *channelHealthJSON `json:"health,omitempty"`
 }
 
 func channelOut(ch store.Channel) channelJSON {
@@ -190,8 +193,10 @@ func (a *API) listChannels(c *gin.Context) error {
 		return err
 	}
 	out := make([]channelJSON, len(chs))
+	health := a.healthByChannel()
 	for i, ch := range chs {
 		out[i] = channelOut(ch)
+		a.attachHealth(&out[i], health)
 	}
 	c.JSON(http.StatusOK, gin.H{"data": out})
 	return nil
@@ -203,7 +208,9 @@ func (a *API) getChannel(c *gin.Context) error {
 	if err != nil {
 		return notFound(err, "channel", id, channelHint)
 	}
-	c.JSON(http.StatusOK, channelOut(ch))
+	out := channelOut(ch)
+	a.attachHealth(&out, a.healthByChannel())
+	c.JSON(http.StatusOK, out)
 	return nil
 }
 

@@ -134,6 +134,21 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("upstream request %s %v", c.Body, c.Header)
 	}
 
+	// The channel's health, as this gateway saw it, is visible in the admin API.
+	var channels struct {
+		Data []struct {
+			Name   string
+			Health *struct {
+				State     string
+				Successes int64
+			}
+		}
+	}
+	adminCall(t, m, testAdminToken, "GET", "/channels", nil, &channels)
+	if len(channels.Data) != 1 || channels.Data[0].Health == nil || channels.Data[0].Health.State != "closed" || channels.Data[0].Health.Successes != 1 {
+		t.Fatalf("channel health %+v", channels.Data)
+	}
+
 	// Revocation through the admin API takes effect on the very next call.
 	if st := adminCall(t, m, testAdminToken, "DELETE", "/keys/"+key.ID, nil, nil); st != 200 {
 		t.Fatalf("revoke: %d", st)
