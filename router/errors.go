@@ -119,6 +119,10 @@ func classify(err error) mapped {
 		return mapped{status: http.StatusBadRequest, typ: "invalid_request_error", code: "invalid_request", param: param, message: msg}
 	case errors.Is(err, store.ErrConflict):
 		return mapped{status: http.StatusConflict, typ: "invalid_request_error", code: "conflict", param: param, message: msg}
+	case errors.Is(err, ErrIdempotencyConflict):
+		return mapped{status: http.StatusConflict, typ: "invalid_request_error", code: "idempotency_key_in_use", message: msg}
+	case errors.Is(err, ErrIdempotencyMismatch):
+		return mapped{status: http.StatusUnprocessableEntity, typ: "invalid_request_error", code: "idempotency_key_reused", message: msg}
 	case errors.Is(err, ErrReloadFailed):
 		return mapped{status: http.StatusInternalServerError, typ: "server_error", code: "reload_failed", message: msg}
 	case errors.Is(err, ErrNoChannel):

@@ -104,8 +104,8 @@ func (g *Gateway) Wait(ctx context.Context) error {
 // Register mounts the public API on an engine.
 func (g *Gateway) Register(e *gin.Engine) {
 	v1 := e.Group("/v1", g.authenticate)
-	v1.POST("/chat/completions", g.billed("chat", g.chat))
-	v1.POST("/embeddings", g.billed("embeddings", g.embeddings))
+	v1.POST("/chat/completions", g.idempotent(g.billed("chat", g.chat)))
+	v1.POST("/embeddings", g.idempotent(g.billed("embeddings", g.embeddings)))
 	v1.GET("/models", g.handle(g.listModels))
 	v1.GET("/models/:model", g.handle(g.getModel))
 }

@@ -195,3 +195,42 @@ func TestMigrationsAreIdempotent(t *testing.T) {
 		s.Close()
 	}
 }
+
+func TestIdempotencyKeys(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		a, err := s.ClaimIdempotencyKey(ctx, "ten_a", "k1", "h1", time.Minute, time.Hour)
+		if err != nil || a != nil {
+			t.Fatalf("first claim: %v %v", a, err)
+		}
+		if _, err := s.ClaimIdempotencyKey(ctx, "ten_a", "k1", "h1", time.Minute, time.Hour); !errors.Is(err, ErrIdempotencyInFlight) {
+			t.Fatalf("in flight: %v", err)
+		}
+		if _, err := s.ClaimIdempotencyKey(ctx, "ten_a", "k1", "h2", time.Minute, time.Hour); !errors.Is(err, ErrIdempotencyMismatch) {
+			t.Fatalf("other body: %v", err)
+		}
+		if a, err := s.ClaimIdempotencyKey(ctx, "ten_b", "k1", "h1", time.Minute, time.Hour); err != nil || a != nil {
+			t.Fatalf("keys must be scoped by tenant: %v %v", a, err)
+		}
+		if err := s.CompleteIdempotencyKey(ctx, "ten_a", "k1", IdempotentAnswer{Status: 200, ContentType: "application/json", Body: []byte(`{"ok":1}`)}); err != nil {
+			t.Fatal(err)
+		}
+		a, err = s.ClaimIdempotencyKey(ctx, "ten_a", "k1", "h1", time.Minute, time.Hour)
+		if err != nil || a == nil || a.Status != 200 || string(a.Body) != `{"ok":1}` {
+			t.Fatalf("replay: %+v %v", a, err)
+		}
+		// A claim whose owner died is taken over once its lease ends.
+		if _, err := s.ClaimIdempotencyKey(ctx, "ten_a", "dead", "h", -time.Second, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if a, err := s.ClaimIdempotencyKey(ctx, "ten_a", "dead", "h", time.Minute, time.Hour); err != nil || a != nil {
+			t.Fatalf("take-over: %v %v", a, err)
+		}
+		if err := s.AbandonIdempotencyKey(ctx, "ten_a", "dead"); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.SweepIdempotencyKeys(ctx, time.Now().Add(2*time.Hour)); err != nil || n != 2 {
+			t.Fatalf("swept %d %v", n, err)
+		}
+	})
+}

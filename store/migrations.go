@@ -135,6 +135,9 @@ var migrations = []string{
 
 	// 4: per-channel provider options (Azure's api-version, say).
 	`ALTER TABLE channels ADD COLUMN options TEXT NOT NULL DEFAULT '{}'`,
+
+	// 5: answers kept for client idempotency keys on /v1 (store/idempotency.go).
+	migrationIdempotency,
 }
 
 // SchemaVersion is the version a fully migrated database reports.

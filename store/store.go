@@ -198,7 +198,8 @@ func wrapDBError(err error) error {
 
 // isDomainError reports errors that carry a business answer, not a database fault.
 func isDomainError(err error) bool {
-	return errors.Is(err, billing.ErrInsufficientCredit) || errors.Is(err, billing.ErrHoldNotFound) || errors.Is(err, ErrInvalid)
+	return errors.Is(err, billing.ErrInsufficientCredit) || errors.Is(err, billing.ErrHoldNotFound) || errors.Is(err, ErrInvalid) ||
+		errors.Is(err, ErrIdempotencyInFlight) || errors.Is(err, ErrIdempotencyMismatch)
 }
 
 func isUniqueViolation(err error) bool {

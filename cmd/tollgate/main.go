@@ -254,6 +254,9 @@ func (m *Main) startSweeper() {
 			} else if n > 0 {
 				m.Logger.Warn("released expired holds", "count", n)
 			}
+			if _, err := m.Store.SweepIdempotencyKeys(ctx, time.Now()); err != nil && ctx.Err() == nil {
+				m.Logger.Error("sweeping idempotency keys", "error", err)
+			}
 			select {
 			case <-ctx.Done():
 				return
