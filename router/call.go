@@ -23,7 +23,7 @@ type call struct {
 	price    billing.Price            // what the hold is sized by: the dearest candidate
 	prices   map[string]billing.Price // channel id → price of the model it serves
 	billAt   *billing.Price           // the price of the model that served the call
-	finished bool // the request log row is written
+	finished bool                     // the request log row is written
 }
 
 // billed runs a /v1 handler as one billed call: it tracks the call for graceful
@@ -84,6 +84,15 @@ func (cl *call) finish(usage *billing.Usage) {
 		cl.rec.Cost = cost
 		var charged billing.Nanos
 		charged, err = cl.g.store.Settle(ctx, *cl.hold, cl.rec)
+		if err != nil && !errors.Is(err, billing.ErrHoldNotFound) && cl.g.cfg.Outbox != nil {
+			// The call was served: keep its settlement on disk until the store is back.
+			oerr := cl.g.cfg.Outbox.Add(store.PendingSettlement{Hold: *cl.hold, Record: cl.rec})
+			if oerr == nil {
+				cl.g.log.Warn("store unavailable; settlement kept in the outbox", "request_id", cl.rec.RequestID, "error", err)
+				return
+			}
+			cl.g.log.Error("store unavailable and the outbox failed: this call stays unbilled", "request_id", cl.rec.RequestID, "error", oerr)
+		}
 		cl.rec.Cost = charged
 	case cl.hold != nil:
 		err = cl.g.store.Release(ctx, *cl.hold, &cl.rec)

@@ -24,6 +24,9 @@ type Config struct {
 	MaxAttempts     int           // channels tried per call before giving up
 	HTTPClient      *http.Client  // shared by every adapter
 	Logger          *slog.Logger
+	// Outbox keeps settlements of served calls that the store could not take; nil
+	// means such a call is logged as unbilled.
+	Outbox *store.Outbox
 }
 
 func (c *Config) defaults() {

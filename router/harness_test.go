@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/tollgate-gw/tollgate/billing"
@@ -34,6 +35,8 @@ type harness struct {
 	keyID    string
 	key      string
 	channel  store.Channel
+	dbPath   string
+	outbox   *store.Outbox
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -43,7 +46,9 @@ func newHarness(t testing.TB, credit billing.Nanos) *harness {
 	ctx := context.Background()
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
-	st, err := store.Open(ctx, store.Options{DSN: filepath.Join(t.TempDir(), "tollgate.db"), SecretKey: secret})
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "tollgate.db")
+	st, err := store.Open(ctx, store.Options{DSN: dbPath, SecretKey: secret, BusyTimeout: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +56,11 @@ func newHarness(t testing.TB, credit billing.Nanos) *harness {
 	up := providertest.NewOpenAI()
 	t.Cleanup(up.Close)
 
-	h := &harness{t: t, store: st, upstream: up}
+	outbox, err := store.OpenOutbox(filepath.Join(dir, "outbox.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, store: st, upstream: up, dbPath: dbPath, outbox: outbox}
 	if err := st.PutPrice(ctx, billing.Price{Model: testModel, Input: 1_000_000, Output: 2_000_000, ContextWindow: 100_000, MaxOutput: 1000}); err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +88,7 @@ func newHarness(t testing.TB, credit billing.Nanos) *harness {
 	}
 	h.keyID, h.key = k.ID, secretKey
 
-	h.gw, err = New(ctx, Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, st)
+	h.gw, err = New(ctx, Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Outbox: outbox}, st)
 	if err != nil {
 		t.Fatal(err)
 	}

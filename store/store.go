@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,6 +40,9 @@ type Options struct {
 	DSN string
 	// SecretKey encrypts upstream API keys at rest (32 bytes, AES-256-GCM).
 	SecretKey []byte
+	// BusyTimeout is how long a SQLite write waits for a lock held by another
+	// process before it fails (default 10s).
+	BusyTimeout time.Duration
 }
 
 // Store is the database handle. Writes go through w; on SQLite w is a single
@@ -77,7 +81,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 		s.w, s.r = db, db
 	} else {
-		if err := s.openSQLite(opts.DSN, cfg); err != nil {
+		if err := s.openSQLite(opts.DSN, opts.BusyTimeout, cfg); err != nil {
 			return nil, err
 		}
 	}
@@ -96,7 +100,10 @@ func isPostgres(dsn string) bool {
 	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
-func (s *Store) openSQLite(dsn string, cfg *gorm.Config) error {
+func (s *Store) openSQLite(dsn string, busy time.Duration, cfg *gorm.Config) error {
+	if busy <= 0 {
+		busy = 10 * time.Second
+	}
 	path := strings.TrimPrefix(dsn, "file:")
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
@@ -108,7 +115,7 @@ func (s *Store) openSQLite(dsn string, cfg *gorm.Config) error {
 	}
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")
-	q.Set("_busy_timeout", "10000")
+	q.Set("_busy_timeout", strconv.FormatInt(busy.Milliseconds(), 10))
 	q.Set("_foreign_keys", "on")
 	q.Set("_synchronous", "NORMAL")
 	q.Set("_txlock", "immediate")

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -319,6 +320,41 @@ func TestLedgerPagesNewestFirst(t *testing.T) {
 		second, err := s.LedgerPage(ctx, ten.ID, first[2].ID, 3)
 		if err != nil || len(second) != 2 || second[0].Amount != 2 || second[1].BalanceAfter != 1 {
 			t.Fatalf("second page %+v %v", second, err)
+		}
+	})
+}
+
+func TestOutboxSettlesLateOnce(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		ten := mustTenant(t, s, "late", 1000)
+		h, err := s.Reserve(ctx, billing.HoldRequest{TenantID: ten.ID, Amount: 400, TTL: time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := OpenOutbox(filepath.Join(t.TempDir(), "outbox.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := o.Add(PendingSettlement{Hold: h, Record: CallRecord{RequestID: "r", Model: "m", Status: 200, Cost: 300}}); err != nil {
+			t.Fatal(err)
+		}
+		// The store was away long enough for the hold to expire and be swept.
+		if n, err := s.SweepExpiredHolds(ctx, time.Now().Add(time.Second)); err != nil || n != 1 {
+			t.Fatalf("swept %d %v", n, err)
+		}
+		reopened, err := OpenOutbox(o.path) // the outbox survives a restart
+		if err != nil || reopened.Len() != 1 {
+			t.Fatalf("reopened outbox has %d: %v", reopened.Len(), err)
+		}
+		if n, err := s.DrainOutbox(ctx, reopened); err != nil || n != 1 {
+			t.Fatalf("drained %d %v", n, err)
+		}
+		if err := s.SettleLate(ctx, h, CallRecord{Cost: 300}); err != nil {
+			t.Fatal(err)
+		}
+		if got := checkInvariants(t, s, ten.ID); got.Balance != 700 || got.Held != 0 {
+			t.Fatalf("balance %s held %s: want one late debit of 300", got.Balance, got.Held)
 		}
 	})
 }

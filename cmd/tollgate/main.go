@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -114,6 +115,7 @@ type Main struct {
 	Store   *store.Store
 	Gateway *router.Gateway
 	Server  *http.Server
+	Outbox  *store.Outbox // settlements waiting for the store
 
 	listener   net.Listener
 	baseCtx    context.Context
@@ -145,7 +147,17 @@ func (m *Main) Open(ctx context.Context) error {
 		st.Close()
 		return err
 	}
-	gw, err := router.New(ctx, router.Config{MaxBodyBytes: m.Config.MaxBodyBytes, UpstreamTimeout: m.Config.UpstreamTimeout, Logger: m.Logger}, st)
+	if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
+		st.Close()
+		return err
+	}
+	m.Outbox, err = store.OpenOutbox(filepath.Join(m.Config.DataDir, "outbox.jsonl"))
+	if err != nil {
+		st.Close()
+		return fmt.Errorf("outbox: %w", err)
+	}
+	gw, err := router.New(ctx, router.Config{MaxBodyBytes: m.Config.MaxBodyBytes, UpstreamTimeout: m.Config.UpstreamTimeout,
+		Logger: m.Logger, Outbox: m.Outbox}, st)
 	if err != nil {
 		st.Close()
 		return err
@@ -239,28 +251,45 @@ func (m *Main) ready(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ready", "schema_version": v})
 }
 
-// startSweeper releases expired holds now (a crash may have left some) and then
-// periodically.
+// startSweeper settles what the outbox holds, then releases expired holds (a crash
+// may have left some), and repeats: the outbox every few seconds, the rest at the
+// sweep interval. A settlement whose hold was swept meanwhile is still billed once
+// (store.SettleLate).
 func (m *Main) startSweeper() {
 	ctx, cancel := context.WithCancel(context.Background())
 	m.stopSweep, m.sweepDone = cancel, make(chan struct{})
 	go func() {
 		defer close(m.sweepDone)
-		t := time.NewTicker(m.Config.SweepInterval)
-		defer t.Stop()
+		outboxTick := time.NewTicker(2 * time.Second)
+		defer outboxTick.Stop()
+		sweepTick := time.NewTicker(m.Config.SweepInterval)
+		defer sweepTick.Stop()
+		sweep := true
 		for {
-			if n, err := m.Store.SweepExpiredHolds(ctx, time.Now()); err != nil && ctx.Err() == nil {
-				m.Logger.Error("sweeping expired holds", "error", err)
-			} else if n > 0 {
-				m.Logger.Warn("released expired holds", "count", n)
+			if m.Outbox.Len() > 0 {
+				if n, err := m.Store.DrainOutbox(ctx, m.Outbox); n > 0 {
+					m.Logger.Info("settled calls from the outbox", "count", n, "waiting", m.Outbox.Len())
+				} else if err != nil && ctx.Err() == nil {
+					m.Logger.Warn("outbox still waiting for the store", "waiting", m.Outbox.Len(), "error", err)
+				}
 			}
-			if _, err := m.Store.SweepIdempotencyKeys(ctx, time.Now()); err != nil && ctx.Err() == nil {
-				m.Logger.Error("sweeping idempotency keys", "error", err)
+			if sweep {
+				if n, err := m.Store.SweepExpiredHolds(ctx, time.Now()); err != nil && ctx.Err() == nil {
+					m.Logger.Error("sweeping expired holds", "error", err)
+				} else if n > 0 {
+					m.Logger.Warn("released expired holds", "count", n)
+				}
+				if _, err := m.Store.SweepIdempotencyKeys(ctx, time.Now()); err != nil && ctx.Err() == nil {
+					m.Logger.Error("sweeping idempotency keys", "error", err)
+				}
 			}
+			sweep = false
 			select {
 			case <-ctx.Done():
 				return
-			case <-t.C:
+			case <-outboxTick.C:
+			case <-sweepTick.C:
+				sweep = true
 			}
 		}
 	}()
