@@ -74,6 +74,9 @@ func (g *Gateway) embeddings(cl *call) error {
 		for k, v := range fields {
 			f[k] = v
 		}
+		for _, k := range strippedFields {
+			delete(f, k)
+		}
 		f["model"], _ = json.Marshal(upstreamModel)
 		reqBody, _ := json.Marshal(f)
 		started := time.Now()

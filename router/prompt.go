@@ -88,6 +88,9 @@ func tooLarge(limit int64) error {
 // decodeObject parses a JSON object body into its top-level fields, refusing
 // anything that is not exactly one object.
 func decodeObject(body []byte) (map[string]json.RawMessage, error) {
+	if !validText(body) {
+		return nil, apiErr(ErrInvalidRequest, "", "The request body is not valid UTF-8 text, or it has a lone UTF-16 surrogate escape (\\uD800–\\uDFFF without its pair). Send valid Unicode.")
+	}
 	var fields map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&fields); err != nil {
@@ -235,6 +238,9 @@ func (p *parsedChat) upstreamBody(model string, injectField string, inject int64
 	f := make(map[string]json.RawMessage, len(p.fields)+2)
 	for k, v := range p.fields {
 		f[k] = v
+	}
+	for _, k := range strippedFields {
+		delete(f, k)
 	}
 	f["model"], _ = json.Marshal(model)
 	if injectField != "" {
