@@ -47,9 +47,19 @@ func (g *Gateway) billed(endpoint string, fn func(*call) error) gin.HandlerFunc 
 	}
 }
 
+// settleTimeout bounds one settlement; holdGrace is what a hold outlives its call
+// by, so the sweeper never releases a hold whose call may still be settling.
+const (
+	settleTimeout = 10 * time.Second
+	holdGrace     = settleTimeout + 5*time.Second
+)
+
+// holdTTL is how long a hold may stay open: the longest call plus the grace.
+func (g *Gateway) holdTTL() time.Duration { return g.cfg.UpstreamTimeout + holdGrace }
+
 // settleContext outlives the client: a call whose client has gone is still settled.
 func (cl *call) settleContext() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(cl.c.Request.Context()), 30*time.Second)
+	return context.WithTimeout(context.WithoutCancel(cl.c.Request.Context()), settleTimeout)
 }
 
 // finish writes the call's outcome: a settlement when usage is given and a hold
@@ -128,7 +138,7 @@ func (cl *call) reserve(model string, prompt int64, exactPrompt func() int64, cl
 			return 0, apiErr(ErrInvalidRequest, "max_tokens", "The requested output (%d tokens × n=%d) is too large to price. Lower max_tokens or n.", maxOut, n)
 		}
 		hold, rerr := cl.g.store.Reserve(cl.c.Request.Context(), billing.HoldRequest{TenantID: cl.key.TenantID, KeyID: cl.key.ID,
-			RequestID: cl.rec.RequestID, Amount: amount, TTL: cl.g.cfg.UpstreamTimeout + 2*time.Minute})
+			RequestID: cl.rec.RequestID, Amount: amount, TTL: cl.g.holdTTL()})
 		if rerr == nil {
 			cl.hold = &hold
 			cl.rec.HoldAmount = amount

@@ -199,7 +199,7 @@ func (g *Gateway) chatUsage(cl *call, p *parsedChat, resp *providers.ChatRespons
 // settles: on the upstream's usage when it came, else on the gateway's count of the
 // text actually produced — also when the client left or the upstream broke mid-way.
 // A stream that produced nothing at all costs nothing.
-func (g *Gateway) pumpStream(ctx context.Context, cl *call, p *parsedChat, stream providers.ChatStream, first providers.Chunk, ended bool) {
+func (g *Gateway) pumpStream(ctx context.Context, cl *call, p *parsedChat, stream providers.ChatStream, first providers.Chunk, upstreamEnded bool) {
 	defer stream.Close()
 	sse.SetHeaders(cl.c.Writer.Header())
 	cl.c.Status(http.StatusOK)
@@ -211,7 +211,7 @@ func (g *Gateway) pumpStream(ctx context.Context, cl *call, p *parsedChat, strea
 	var streamErr error
 	clientGone := false
 	chunk, err := first, error(nil)
-	if ended {
+	if upstreamEnded {
 		err = io.EOF
 	}
 	for ; ; chunk, err = stream.Recv() {
@@ -234,6 +234,7 @@ func (g *Gateway) pumpStream(ctx context.Context, cl *call, p *parsedChat, strea
 			break
 		}
 	}
+	ended := false
 	switch {
 	case clientGone || cl.c.Request.Context().Err() != nil:
 		cl.rec.ErrorCode, cl.rec.ErrorMessage = "client_disconnected", "the client closed the stream; billed for what was generated until then"
@@ -246,20 +247,24 @@ func (g *Gateway) pumpStream(ctx context.Context, cl *call, p *parsedChat, strea
 		body, _ := json.Marshal(ErrorBody{Error: ErrorDetail{Message: m.message, Type: m.typ, Code: ptrOrNil(m.code)}})
 		_ = w.WriteData(body)
 	default:
+		ended = true
+	}
+	switch {
+	case usage == nil && text.Len() == 0 && cl.rec.ErrorCode != "":
+		cl.finish(nil)
+	case usage != nil:
+		bu := toBillingUsage(usage)
+		cl.finish(&bu)
+	default:
+		cl.rec.Estimated = true
+		bu := billing.Usage{PromptTokens: p.promptTokens(p.req.Model), CompletionTokens: billing.CountTokens(p.req.Model, text.String())}
+		cl.finish(&bu)
+	}
+	if ended {
+		// [DONE] goes out only after the settlement is written: a client that saw
+		// the end of its stream was billed, even if the process dies right after.
 		_ = w.WriteDone()
 	}
-	if usage == nil && text.Len() == 0 && cl.rec.ErrorCode != "" {
-		cl.finish(nil)
-		return
-	}
-	var bu billing.Usage
-	if usage != nil {
-		bu = toBillingUsage(usage)
-	} else {
-		cl.rec.Estimated = true
-		bu = billing.Usage{PromptTokens: p.promptTokens(p.req.Model), CompletionTokens: billing.CountTokens(p.req.Model, text.String())}
-	}
-	cl.finish(&bu)
 }
 
 func ignoreEOF(err error) error {
