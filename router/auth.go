@@ -50,6 +50,12 @@ func (kc *keyCache) put(digest string, k store.APIKey, now time.Time) {
 	kc.byID[k.ID] = digest
 }
 
+func (kc *keyCache) forgetAll() {
+	kc.mu.Lock()
+	defer kc.mu.Unlock()
+	kc.m, kc.byID = nil, nil
+}
+
 func (kc *keyCache) forget(keyID string) {
 	kc.mu.Lock()
 	defer kc.mu.Unlock()

@@ -89,6 +89,36 @@ func (g *Gateway) Reload(ctx context.Context) error {
 	return nil
 }
 
+// ConfigPollInterval is how often Watch checks for configuration changes: the bound
+// on how long a key revoked or a price changed elsewhere takes to apply here.
+const ConfigPollInterval = 500 * time.Millisecond
+
+// Watch keeps this process's caches in step with changes made anywhere — another
+// node, the CLI: it polls the store's configuration version and, when it moves,
+// reloads channels and prices and forgets every cached key. It returns when ctx ends.
+func (g *Gateway) Watch(ctx context.Context, every time.Duration) {
+	last, _ := g.store.ConfigVersion(ctx)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		v, err := g.store.ConfigVersion(ctx)
+		if err != nil || v == last {
+			continue
+		}
+		g.keys.forgetAll()
+		if err := g.Reload(ctx); err != nil {
+			g.log.Error("reloading the configuration", "error", err)
+			continue
+		}
+		last = v
+	}
+}
+
 // ForgetKey drops a key from the cache so a revocation takes effect on the next call.
 func (g *Gateway) ForgetKey(keyID string) { g.keys.forget(keyID) }
 

@@ -174,7 +174,12 @@ func (s *Store) CreateChannel(ctx context.Context, in ChannelInput) (Channel, er
 	if err := in.apply(&c); err != nil {
 		return Channel{}, err
 	}
-	err := s.tx(ctx, func(tx *gorm.DB) error { return s.writeChannel(tx, c, true) })
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		if err := s.writeChannel(tx, c, true); err != nil {
+			return err
+		}
+		return bumpConfigVersion(tx)
+	})
 	if err != nil {
 		return Channel{}, wrapConflict(err, "a channel named %q already exists", c.Name)
 	}
@@ -194,7 +199,10 @@ func (s *Store) UpdateChannel(ctx context.Context, id string, in ChannelInput) (
 			return err
 		}
 		c.UpdatedAt = nowMillis()
-		return s.writeChannel(tx, c, false)
+		if err := s.writeChannel(tx, c, false); err != nil {
+			return err
+		}
+		return bumpConfigVersion(tx)
 	})
 	if err != nil {
 		return Channel{}, wrapConflict(err, "a channel with that name already exists")
@@ -210,7 +218,10 @@ func (s *Store) DeleteChannel(ctx context.Context, id string) error {
 		if res.Error == nil && res.RowsAffected == 0 {
 			return fmt.Errorf("%w: channel %s", ErrNotFound, id)
 		}
-		return res.Error
+		if res.Error != nil {
+			return res.Error
+		}
+		return bumpConfigVersion(tx)
 	})
 }
 

@@ -163,6 +163,9 @@ func (s *Store) RevokeKey(ctx context.Context, id string) (APIKey, error) {
 		if err := tx.Exec(`UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at = 0`, nowMillis(), id).Error; err != nil {
 			return err
 		}
+		if err := bumpConfigVersion(tx); err != nil {
+			return err
+		}
 		var rows []keyRow
 		if err := tx.Raw(`SELECT `+keyColumns+` FROM api_keys WHERE id = ?`, id).Scan(&rows).Error; err != nil {
 			return err

@@ -30,11 +30,14 @@ func (s *Store) PutPrice(ctx context.Context, p billing.Price) error {
 		return fmt.Errorf("%w: prices and limits must not be negative", ErrInvalid)
 	}
 	return s.tx(ctx, func(tx *gorm.DB) error {
-		return tx.Exec(`INSERT INTO prices (model, provider, input, output, cached_input, cache_write, context_window, max_output, updated_at)
+		if err := tx.Exec(`INSERT INTO prices (model, provider, input, output, cached_input, cache_write, context_window, max_output, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (model) DO UPDATE SET provider = excluded.provider, input = excluded.input, output = excluded.output, cached_input = excluded.cached_input,
 			cache_write = excluded.cache_write, context_window = excluded.context_window, max_output = excluded.max_output, updated_at = excluded.updated_at`,
-			p.Model, p.Provider, p.Input, p.Output, p.CachedInput, p.CacheWrite, p.ContextWindow, p.MaxOutput, nowMillis()).Error
+			p.Model, p.Provider, p.Input, p.Output, p.CachedInput, p.CacheWrite, p.ContextWindow, p.MaxOutput, nowMillis()).Error; err != nil {
+			return err
+		}
+		return bumpConfigVersion(tx)
 	})
 }
 
@@ -45,7 +48,10 @@ func (s *Store) DeletePrice(ctx context.Context, model string) error {
 		if res.Error == nil && res.RowsAffected == 0 {
 			return fmt.Errorf("%w: no price override for %s", ErrNotFound, model)
 		}
-		return res.Error
+		if res.Error != nil {
+			return res.Error
+		}
+		return bumpConfigVersion(tx)
 	})
 }
 

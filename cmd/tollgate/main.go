@@ -195,6 +195,7 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.listener = ln
 	m.startSweeper()
+	go gw.Watch(m.baseCtx, router.ConfigPollInterval)
 	go func() {
 		if err := m.Server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.Logger.Error("server stopped", "error", err)
