@@ -41,7 +41,7 @@ type harness struct {
 
 func ptr[T any](v T) *T { return &v }
 
-func newHarness(t testing.TB, credit billing.Nanos) *harness {
+func newHarness(t testing.TB, credit billing.Nanos, opts ...func(*Config)) *harness {
 	t.Helper()
 	ctx := context.Background()
 	secret := make([]byte, 32)
@@ -88,7 +88,11 @@ func newHarness(t testing.TB, credit billing.Nanos) *harness {
 	}
 	h.keyID, h.key = k.ID, secretKey
 
-	h.gw, err = New(ctx, Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Outbox: outbox}, st)
+	cfg := Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Outbox: outbox}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	h.gw, err = New(ctx, cfg, st)
 	if err != nil {
 		t.Fatal(err)
 	}
