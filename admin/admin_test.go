@@ -60,6 +60,7 @@ type harness struct {
 	st     *store.Store
 	notify *fakeNotifier
 	engine *gin.Engine
+	api    *API
 }
 
 func newHarness(t *testing.T) *harness {
@@ -76,8 +77,9 @@ func newHarness(t *testing.T) *harness {
 	n := &fakeNotifier{}
 	authorize := func(tok string) bool { return subtle.ConstantTimeCompare([]byte(tok), []byte(testToken)) == 1 }
 	e := gin.New()
-	New(st, n, authorize).Register(e)
-	return &harness{t: t, st: st, notify: n, engine: e}
+	api := New(st, n, authorize)
+	api.Register(e)
+	return &harness{t: t, st: st, notify: n, engine: e, api: api}
 }
 
 // response is a recorded answer with its body decoded (numbers kept as json.Number).

@@ -41,10 +41,12 @@ type Notifier interface {
 // API serves the admin endpoints over a store. It keeps no state of its own, so any
 // number of gateway processes may serve it against the same database.
 type API struct {
-	store     *store.Store
-	notify    Notifier
-	authorize func(token string) bool
-	now       func() time.Time
+	store  *store.Store
+	notify Notifier
+	// allowPrivate admits channel base URLs on private addresses (see checkPrivate).
+	allowPrivate bool
+	authorize    func(token string) bool
+	now          func() time.Time
 }
 
 // New returns the admin API. authorize decides whether a bearer token is the admin
@@ -61,6 +63,13 @@ type nopNotifier struct{}
 
 func (nopNotifier) Reload(context.Context) error { return nil }
 func (nopNotifier) ForgetKey(string)             {}
+
+// AllowPrivateUpstreams lets channels point at private, loopback and link-local
+// addresses, for operators who run a local model server; off by default.
+func (a *API) AllowPrivateUpstreams(allow bool) *API {
+	a.allowPrivate = allow
+	return a
+}
 
 // Register mounts every admin route under Prefix on r, behind the admin token check.
 func (a *API) Register(r gin.IRouter) {

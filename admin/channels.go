@@ -168,6 +168,23 @@ func checkBaseURL(s string) error {
 	return nil
 }
 
+// checkPrivate refuses a base URL whose host is a private, loopback, link-local or
+// metadata address unless the operator allowed private upstreams. Host names are
+// checked again when the gateway connects, after DNS.
+func (a *API) checkPrivate(baseURL *string) error {
+	if baseURL == nil || a.allowPrivate {
+		return nil
+	}
+	u, err := url.Parse(*baseURL)
+	if err != nil {
+		return nil // checkBaseURL already refused it
+	}
+	if router.CheckUpstreamHost(u.Hostname()) != nil {
+		return invalid("base_url", "base_url points at a private, loopback, link-local or cloud-metadata address, which Tollgate refuses by default. For a local model server (vLLM, Ollama) start the gateway with TOLLGATE_ALLOW_PRIVATE_UPSTREAMS=true.")
+	}
+	return nil
+}
+
 func (a *API) createChannel(c *gin.Context) error {
 	var req channelRequest
 	if err := decodeBody(c, &req); err != nil {
@@ -175,6 +192,9 @@ func (a *API) createChannel(c *gin.Context) error {
 	}
 	in, err := req.input(true)
 	if err != nil {
+		return err
+	}
+	if err := a.checkPrivate(in.BaseURL); err != nil {
 		return err
 	}
 	ch, err := a.store.CreateChannel(c.Request.Context(), in)
@@ -221,6 +241,9 @@ func (a *API) patchChannel(c *gin.Context) error {
 	}
 	in, err := req.input(false)
 	if err != nil {
+		return err
+	}
+	if err := a.checkPrivate(in.BaseURL); err != nil {
 		return err
 	}
 	id := c.Param("id")

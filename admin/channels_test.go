@@ -105,13 +105,23 @@ func TestChannels(t *testing.T) {
 			t.Fatalf("a refused change reloaded (%d reloads)", h.notify.reloadCount())
 		}
 	})
+	t.Run("PrivateAddressIs400UnlessAllowed", func(t *testing.T) {
+		for _, u := range []string{"http://localhost:11434/v1", "http://127.0.0.1:8000/v1", "http://169.254.169.254/latest", "http://10.0.0.5/v1", "http://[::1]:8000/v1"} {
+			h.do("POST", "/channels", `{"name":"priv","provider":"openai-compatible","base_url":"`+u+`","models":["m"]}`).
+				wantError(t, http.StatusBadRequest, "base_url")
+		}
+		h.api.AllowPrivateUpstreams(true)
+		defer h.api.AllowPrivateUpstreams(false)
+		h.do("POST", "/channels", `{"name":"ollama","provider":"openai-compatible","base_url":"http://localhost:11434/v1","models":["llama3"]}`).
+			must(t, http.StatusCreated)
+	})
 	t.Run("DuplicateNameIs409", func(t *testing.T) {
 		h.do("POST", "/channels", `{"name":"oai","provider":"openai","base_url":"https://x.example","models":["m"]}`).
 			wantError(t, http.StatusConflict, "")
 	})
 	t.Run("ReloadFailureSaysChangeIsStored", func(t *testing.T) {
 		h.notify.failWith = errors.New("adapter exploded")
-		r := h.do("POST", "/channels", `{"name":"local","provider":"openai-compatible","base_url":"http://localhost:11434/v1","models":["llama3"]}`)
+		r := h.do("POST", "/channels", `{"name":"local","provider":"openai-compatible","base_url":"https://local.example/v1","models":["llama3"]}`)
 		if r.code < 500 || !strings.Contains(r.raw, "was stored") || !strings.Contains(r.raw, "adapter exploded") {
 			t.Fatalf("status %d body %s", r.code, r.raw)
 		}

@@ -22,8 +22,11 @@ type Config struct {
 	MaxBodyBytes    int64         // larger request bodies get 413
 	UpstreamTimeout time.Duration // one call's upper bound, streams included
 	MaxAttempts     int           // channels tried per call before giving up
-	HTTPClient      *http.Client  // shared by every adapter
-	Logger          *slog.Logger
+	HTTPClient      *http.Client  // shared by every adapter; built from AllowPrivateUpstreams when nil
+	// AllowPrivateUpstreams lets channels reach private, loopback and link-local
+	// addresses (a local vLLM or Ollama); off, only public addresses are dialled.
+	AllowPrivateUpstreams bool
+	Logger                *slog.Logger
 	// Outbox keeps settlements of served calls that the store could not take; nil
 	// means such a call is logged as unbilled.
 	Outbox *store.Outbox
@@ -40,22 +43,11 @@ func (c *Config) defaults() {
 		c.MaxAttempts = 3
 	}
 	if c.HTTPClient == nil {
-		c.HTTPClient = NewUpstreamClient()
+		c.HTTPClient = NewUpstreamClientFor(c.AllowPrivateUpstreams)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-}
-
-// NewUpstreamClient is the HTTP client adapters share: pooled keep-alive connections
-// to each upstream, no overall timeout (each call's context bounds it instead).
-func NewUpstreamClient() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = 1024
-	t.MaxIdleConnsPerHost = 256
-	t.IdleConnTimeout = 90 * time.Second
-	t.ResponseHeaderTimeout = 0
-	return &http.Client{Transport: t}
 }
 
 // Gateway serves /v1.
@@ -118,6 +110,11 @@ func (g *Gateway) Watch(ctx context.Context, every time.Duration) {
 		last = v
 	}
 }
+
+// UpstreamClient is the client every adapter of this gateway uses, with its policy
+// on private addresses; tools that call a channel on the operator's behalf (the
+// dashboard's test button) should use it too.
+func (g *Gateway) UpstreamClient() *http.Client { return g.cfg.HTTPClient }
 
 // ForgetKey drops a key from the cache so a revocation takes effect on the next call.
 func (g *Gateway) ForgetKey(keyID string) { g.keys.forget(keyID) }

@@ -31,6 +31,9 @@ type Config struct {
 	LogLevel        string
 	LogFormat       string
 	AccessLog       bool
+	// AllowPrivateUpstreams lets channels reach private, loopback and link-local
+	// addresses (a local vLLM or Ollama); refused by default against SSRF.
+	AllowPrivateUpstreams bool
 }
 
 // setting describes one flag with its environment twin, for parsing and for the
@@ -53,6 +56,7 @@ var settings = []setting{
 	{"log-level", "TOLLGATE_LOG_LEVEL", "debug, info, warn or error", false},
 	{"log-format", "TOLLGATE_LOG_FORMAT", "json or text", false},
 	{"access-log", "TOLLGATE_ACCESS_LOG", "log one line per request", false},
+	{"allow-private-upstreams", "TOLLGATE_ALLOW_PRIVATE_UPSTREAMS", "let channels reach private, loopback and link-local addresses (local vLLM/Ollama)", false},
 }
 
 // defaultConfig is the configuration with nothing set.
@@ -79,6 +83,7 @@ func ParseFlags(name string, args []string, getenv func(string) string, stderr i
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "")
 	fs.BoolVar(&cfg.AccessLog, "access-log", cfg.AccessLog, "")
+	fs.BoolVar(&cfg.AllowPrivateUpstreams, "allow-private-upstreams", false, "")
 	fs.Usage = func() { printUsage(stderr, name) }
 
 	// Environment first, so flags given on the command line win.
@@ -123,13 +128,14 @@ func printUsage(w io.Writer, name string) {
 	d := defaultConfig()
 	defaults := map[string]string{"addr": d.Addr, "data-dir": d.DataDir, "max-body-bytes": strconv.FormatInt(d.MaxBodyBytes, 10),
 		"upstream-timeout": d.UpstreamTimeout.String(), "shutdown-grace": d.ShutdownGrace.String(), "sweep-interval": d.SweepInterval.String(),
-		"log-level": d.LogLevel, "log-format": d.LogFormat, "access-log": strconv.FormatBool(d.AccessLog)}
+		"log-level": d.LogLevel, "log-format": d.LogFormat, "access-log": strconv.FormatBool(d.AccessLog),
+		"allow-private-upstreams": "false"}
 	for _, s := range settings {
 		def := ""
 		if v := defaults[s.flag]; v != "" {
 			def = " (default " + v + ")"
 		}
-		fmt.Fprintf(w, "  --%-18s %-27s %s%s\n", s.flag, s.env, s.usage, def)
+		fmt.Fprintf(w, "  --%-24s %-33s %s%s\n", s.flag, s.env, s.usage, def)
 	}
 }
 

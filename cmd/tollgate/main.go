@@ -157,7 +157,7 @@ func (m *Main) Open(ctx context.Context) error {
 		return fmt.Errorf("outbox: %w", err)
 	}
 	gw, err := router.New(ctx, router.Config{MaxBodyBytes: m.Config.MaxBodyBytes, UpstreamTimeout: m.Config.UpstreamTimeout,
-		Logger: m.Logger, Outbox: m.Outbox}, st)
+		Logger: m.Logger, Outbox: m.Outbox, AllowPrivateUpstreams: m.Config.AllowPrivateUpstreams}, st)
 	if err != nil {
 		st.Close()
 		return err
@@ -175,7 +175,7 @@ func (m *Main) Open(ctx context.Context) error {
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	e.GET("/readyz", m.ready)
 	gw.Register(e)
-	admin.New(st, gw, authorize).Register(e)
+	admin.New(st, gw, authorize).AllowPrivateUpstreams(m.Config.AllowPrivateUpstreams).Register(e)
 	e.NoRoute(router.NotFound)
 	e.NoMethod(router.MethodNotAllowed)
 

@@ -27,7 +27,7 @@ const testAdminToken = "test-admin-token-0123456789"
 func startMain(t *testing.T, dataDir string, adminToken string) (*Main, *bytes.Buffer) {
 	t.Helper()
 	out := &lockedBuffer{}
-	cfg, _, err := ParseFlags("serve", []string{"--addr", "127.0.0.1:0", "--data-dir", dataDir, "--shutdown-grace", "2s", "--log-level", "warn"},
+	cfg, _, err := ParseFlags("serve", []string{"--addr", "127.0.0.1:0", "--data-dir", dataDir, "--shutdown-grace", "2s", "--log-level", "warn", "--allow-private-upstreams"},
 		func(k string) string {
 			if k == "TOLLGATE_ADMIN_TOKEN" {
 				return adminToken

@@ -73,7 +73,7 @@ func startProc(t *testing.T, env map[string]string) *proc {
 	t.Helper()
 	addr := freeAddr(t)
 	cmd := exec.Command(tollgateBinary(t), "serve")
-	cmd.Env = append(os.Environ(), "TOLLGATE_ADDR="+addr, "TOLLGATE_LOG_LEVEL=warn", "TOLLGATE_ACCESS_LOG=false")
+	cmd.Env = append(os.Environ(), "TOLLGATE_ADDR="+addr, "TOLLGATE_LOG_LEVEL=warn", "TOLLGATE_ACCESS_LOG=false", "TOLLGATE_ALLOW_PRIVATE_UPSTREAMS=true")
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}

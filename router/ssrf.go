@@ -1,0 +1,84 @@
+package router
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"syscall"
+	"time"
+)
+
+// ErrPrivateUpstream refuses an upstream address inside a private, loopback,
+// link-local or cloud-metadata range: an operator (or an attacker who got into the
+// admin API) must not be able to turn the gateway into a proxy into its own network.
+var ErrPrivateUpstream = errors.New("upstream address is private")
+
+// metadataAddrs are cloud instance-metadata endpoints outside the ranges below.
+var metadataAddrs = []netip.Addr{
+	netip.MustParseAddr("169.254.169.254"), // AWS, GCP, Azure, OpenStack (link-local anyway)
+	netip.MustParseAddr("fd00:ec2::254"),   // AWS IPv6
+	netip.MustParseAddr("100.100.100.200"), // Alibaba Cloud
+}
+
+// PrivateAddr reports whether an address must not be an upstream unless the
+// operator allows private upstreams.
+func PrivateAddr(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, m := range metadataAddrs {
+		if a == m {
+			return true
+		}
+	}
+	return a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
+		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() ||
+		netip.MustParsePrefix("100.64.0.0/10").Contains(a) // carrier-grade NAT
+}
+
+// CheckUpstreamHost refuses a host that is literally a private address (or
+// "localhost"). Names are checked again at every connection, after DNS.
+func CheckUpstreamHost(host string) error {
+	if host == "localhost" || len(host) > len(".localhost") && host[len(host)-len(".localhost"):] == ".localhost" {
+		return fmt.Errorf("%w: %s", ErrPrivateUpstream, host)
+	}
+	if a, err := netip.ParseAddr(host); err == nil && PrivateAddr(a) {
+		return fmt.Errorf("%w: %s", ErrPrivateUpstream, host)
+	}
+	return nil
+}
+
+// publicOnly is a dialer Control hook: it runs after DNS, on the address actually
+// dialled, so neither DNS rebinding nor a redirect can reach a private address.
+func publicOnly(_, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("%w: unparsable address %q", ErrPrivateUpstream, address)
+	}
+	if PrivateAddr(ap.Addr()) {
+		return fmt.Errorf("%w: %s (set TOLLGATE_ALLOW_PRIVATE_UPSTREAMS=true to allow it)", ErrPrivateUpstream, ap.Addr())
+	}
+	return nil
+}
+
+// NewUpstreamClient is NewUpstreamClientFor(true): for tools that call channels the
+// operator configured by hand (tests, diagnostics).
+func NewUpstreamClient() *http.Client { return NewUpstreamClientFor(true) }
+
+// NewUpstreamClientFor is the HTTP client adapters share: pooled keep-alive
+// connections to each upstream, no overall timeout (each call's context bounds it),
+// redirects not followed (an API answering 3xx is misconfigured, and a redirect could
+// point anywhere), and — unless allowPrivate — connections only to public addresses.
+func NewUpstreamClientFor(allowPrivate bool) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 1024
+	t.MaxIdleConnsPerHost = 256
+	t.IdleConnTimeout = 90 * time.Second
+	t.ResponseHeaderTimeout = 0
+	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	if !allowPrivate {
+		d.Control = publicOnly
+	}
+	t.DialContext = d.DialContext
+	return &http.Client{Transport: t, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
