@@ -274,3 +274,9 @@ func setupTenant(t *testing.T, m *Main, upstreamURL, credit string) (tenantID, k
 	}
 	return tenant.ID, k.Key
 }
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
