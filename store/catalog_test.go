@@ -234,3 +234,37 @@ func TestIdempotencyKeys(t *testing.T) {
 		}
 	})
 }
+
+func TestRotateSecretKey(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "t.db")
+	oldKey, newKey := testKey(), testKey()
+	s, err := Open(ctx, Options{DSN: path, SecretKey: oldKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"a", "b"} {
+		if _, err := s.CreateChannel(ctx, ChannelInput{Name: ptr(name), Provider: ptr("openai"), APIKey: ptr("sk-" + name), Models: &[]string{"m"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.RotateSecretKey(ctx, newKey); err != nil || n != 2 {
+		t.Fatalf("rotated %d: %v", n, err)
+	}
+	s.Close()
+	if s, err = Open(ctx, Options{DSN: path, SecretKey: oldKey}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ListChannels(ctx); err == nil {
+		t.Fatal("the old key still opens the rotated channels")
+	}
+	s.Close()
+	if s, err = Open(ctx, Options{DSN: path, SecretKey: newKey}); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	chs, err := s.ListChannels(ctx)
+	if err != nil || len(chs) != 2 || chs[0].APIKey != "sk-"+chs[0].Name {
+		t.Fatalf("after rotation: %+v %v", chs, err)
+	}
+}

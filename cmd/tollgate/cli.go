@@ -69,6 +69,8 @@ func runCLI(cmd string, args []string, getenv func(string) string, stdout, stder
 		return cli.priceSet(ctx)
 	case "price list":
 		return cli.priceList(ctx)
+	case "secret rotate":
+		return cli.secretRotate(ctx, cfg.Config)
 	}
 	fmt.Fprintf(stderr, "tollgate: unknown command %q\n\n%s", name, usage)
 	return errUsage
@@ -83,6 +85,7 @@ var cliFlags = map[string][]string{
 	"key revoke":    {"id"},
 	"channel add":   {"name", "provider", "base-url", "api-key", "models", "model-map", "priority", "weight"},
 	"price set":     {"model", "input", "output", "cached-input", "cache-write", "context-window", "max-output"},
+	"secret rotate": {"new-secret-key"},
 }
 
 type cliConfig struct {

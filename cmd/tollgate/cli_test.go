@@ -107,3 +107,23 @@ func TestReadmeListsEveryEnvTwin(t *testing.T) {
 		}
 	}
 }
+
+func TestSecretRotate(t *testing.T) {
+	env := map[string]string{"TOLLGATE_DATA_DIR": t.TempDir()}
+	if code, _, stderr := runCmd(t, env, "channel", "add", "--name", "oa", "--provider", "openai", "--base-url", "https://api.openai.com/v1",
+		"--api-key", "sk-rotate-me", "--models", "gpt-4o"); code != 0 {
+		t.Fatalf("channel add: %s", stderr)
+	}
+	before, _ := os.ReadFile(env["TOLLGATE_DATA_DIR"] + "/secret.key")
+	if code, out, stderr := runCmd(t, env, "secret", "rotate"); code != 0 || !strings.Contains(out, "re-encrypted 1 upstream keys") {
+		t.Fatalf("rotate: %d %q %s", code, out, stderr)
+	}
+	after, _ := os.ReadFile(env["TOLLGATE_DATA_DIR"] + "/secret.key")
+	if bytes.Equal(before, after) || len(after) == 0 {
+		t.Fatal("the key file was not replaced")
+	}
+	// The channel still decrypts with the new key file.
+	if code, out, stderr := runCmd(t, env, "channel", "list"); code != 0 || !strings.Contains(out, "oa") {
+		t.Fatalf("channel list after rotation: %d %q %s", code, out, stderr)
+	}
+}

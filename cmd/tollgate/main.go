@@ -51,6 +51,7 @@ Commands:
   key create|list|revoke      manage a tenant's API keys
   channel add|list            manage upstream channels
   price set|list              manage the price book
+  secret rotate               re-encrypt upstream API keys under a new secret key
   version                     print version, commit and build date
 
 Store commands take the same --data-dir / --database-url / --secret-key flags
