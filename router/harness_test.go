@@ -88,7 +88,7 @@ func newHarness(t testing.TB, credit billing.Nanos, opts ...func(*Config)) *harn
 	}
 	h.keyID, h.key = k.ID, secretKey
 
-	cfg := Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Outbox: outbox}
+	cfg := Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Outbox: outbox, AllowPrivateUpstreams: true}
 	for _, o := range opts {
 		o(&cfg)
 	}
