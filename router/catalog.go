@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/tollgate-gw/tollgate/billing"
 	"github.com/tollgate-gw/tollgate/providers"
+	"github.com/tollgate-gw/tollgate/providers/gemini"
 	"github.com/tollgate-gw/tollgate/providers/openai"
 	"github.com/tollgate-gw/tollgate/store"
 )
@@ -27,24 +29,27 @@ type catalog struct {
 	prices  *billing.PriceBook
 }
 
-// buildCatalog reads channels and price overrides and prepares an adapter per channel.
-func buildCatalog(ctx context.Context, st *store.Store, client *http.Client) (*catalog, error) {
+// buildCatalog reads channels and price overrides and prepares an adapter per
+// channel; channels whose adapter cannot be built are left out and reported.
+func buildCatalog(ctx context.Context, st *store.Store, client *http.Client) (cat *catalog, problems []error, err error) {
 	channels, err := st.ListChannels(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	overrides, err := st.PriceOverrides(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	cat := &catalog{byModel: map[string][]route{}, prices: billing.NewPriceBook(billing.DefaultPrices(), overrides)}
+	cat = &catalog{byModel: map[string][]route{}, prices: billing.NewPriceBook(billing.DefaultPrices(), overrides)}
 	for _, ch := range channels {
 		if !ch.Enabled {
 			continue
 		}
 		p, err := NewProvider(ch, client)
 		if err != nil {
-			return nil, fmt.Errorf("channel %s: %w", ch.Name, err)
+			// One misconfigured channel must not take the others down with it.
+			problems = append(problems, fmt.Errorf("channel %s (%s) left out: %w", ch.Name, ch.ID, err))
+			continue
 		}
 		for _, m := range ch.Models {
 			cat.byModel[m] = append(cat.byModel[m], route{channel: ch, provider: p})
@@ -53,24 +58,39 @@ func buildCatalog(ctx context.Context, st *store.Store, client *http.Client) (*c
 	for _, rs := range cat.byModel {
 		sort.SliceStable(rs, func(i, j int) bool { return rs[i].channel.Priority > rs[j].channel.Priority })
 	}
-	return cat, nil
+	return cat, problems, nil
 }
 
 // streamIdleTimeout ends a stream whose upstream has sent nothing for this long, so a
 // stalled upstream cannot hold a client (and its hold) until the call's deadline.
 const streamIdleTimeout = 2 * time.Minute
 
-// NewProvider builds the adapter for a channel's provider.
+// NewProvider builds the adapter for a channel's provider: Gemini's own API, or
+// OpenAI's wire format with a host preset (openai, azure, deepseek, mistral, …).
 func NewProvider(ch store.Channel, client *http.Client) (providers.Provider, error) {
 	switch ch.Provider {
-	case "openai", "openai-compatible":
-		return openai.New(openai.Config{BaseURL: ch.BaseURL, APIKey: ch.APIKey, HTTPClient: client, StreamIdleTimeout: streamIdleTimeout}), nil
+	case "gemini":
+		if ch.APIKey == "" {
+			return nil, errors.New("provider gemini needs an API key")
+		}
+		return gemini.New(gemini.Config{BaseURL: ch.BaseURL, APIKey: ch.APIKey, HTTPClient: client, StreamIdleTimeout: streamIdleTimeout}), nil
 	}
-	return nil, fmt.Errorf("unknown provider %q", ch.Provider)
+	c, err := openai.NewPreset(ch.Provider, openai.Config{BaseURL: ch.BaseURL, APIKey: ch.APIKey, HTTPClient: client, StreamIdleTimeout: streamIdleTimeout}, ch.Options)
+	if err != nil {
+		return nil, err
+	}
+	return c.Provider(), nil
 }
 
 // KnownProviders lists the provider names a channel may use.
-func KnownProviders() []string { return []string{"openai", "openai-compatible"} }
+func KnownProviders() []string {
+	names := []string{"gemini"}
+	for _, p := range openai.Presets() {
+		names = append(names, p.Name)
+	}
+	sort.Strings(names)
+	return names
+}
 
 // plan orders a model's channels for one call: by priority, and within a priority
 // by a weighted random draw, so traffic splits by weight and a failed channel's

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tollgate-gw/tollgate/billing"
 	"github.com/tollgate-gw/tollgate/providers"
+	"github.com/tollgate-gw/tollgate/providers/openai"
 	"github.com/tollgate-gw/tollgate/providers/sse"
 )
 
@@ -56,7 +57,7 @@ func (g *Gateway) chat(cl *call) error {
 		upstreamModel := rt.channel.UpstreamModel(model)
 		injectField := ""
 		if inject > 0 {
-			injectField = maxTokensField(rt.channel.Provider)
+			injectField = openai.MaxTokensField(rt.channel.Provider)
 		}
 		reqBody, err := p.upstreamBody(upstreamModel, injectField, inject)
 		if err != nil {
@@ -157,16 +158,6 @@ func dearest(a, b billing.Price) billing.Price {
 		out.MaxOutput = b.MaxOutput
 	}
 	return out
-}
-
-// maxTokensField is the output-limit field a provider reads: OpenAI's own API wants
-// max_completion_tokens (its reasoning models reject max_tokens); compatible hosts
-// widely read only max_tokens.
-func maxTokensField(provider string) string {
-	if provider == "openai" {
-		return "max_completion_tokens"
-	}
-	return "max_tokens"
 }
 
 // chatUsage is what a plain answer is billed for: the upstream's report, or the

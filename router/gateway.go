@@ -73,9 +73,12 @@ func New(ctx context.Context, cfg Config, st *store.Store) (*Gateway, error) {
 
 // Reload rebuilds the routing snapshot after channels or prices changed.
 func (g *Gateway) Reload(ctx context.Context) error {
-	cat, err := buildCatalog(ctx, g.store, g.cfg.HTTPClient)
+	cat, problems, err := buildCatalog(ctx, g.store, g.cfg.HTTPClient)
 	if err != nil {
 		return err
+	}
+	for _, p := range problems {
+		g.log.Error("channel misconfigured", "error", p)
 	}
 	g.catalog.Store(cat)
 	return nil

@@ -54,6 +54,12 @@ type Client struct {
 	headers     map[string]string
 	maxResponse int64
 	idleTimeout time.Duration
+
+	// Set by NewPreset for hosts whose ways differ from OpenAI's; nil and "" mean
+	// OpenAI's own.
+	route        func(path, model string) string // the URL of an endpoint, for a model
+	rewrite      func(body []byte) []byte        // adjusts a chat body for the host
+	noEmbeddings string                          // the preset's name, if its host has no embeddings
 }
 
 var (
@@ -95,7 +101,7 @@ func New(cfg Config) *Client {
 // Chat sends a non-streaming chat completion and returns the upstream's body
 // verbatim together with the usage it reported.
 func (c *Client) Chat(ctx context.Context, req *providers.ChatRequest) (*providers.ChatResponse, error) {
-	body, err := c.call(ctx, http.MethodPost, "/chat/completions", req.Body)
+	body, err := c.call(ctx, http.MethodPost, c.endpoint("/chat/completions", req.Model, req.Body), c.chatBody(req.Body))
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +119,11 @@ func (c *Client) Chat(ctx context.Context, req *providers.ChatRequest) (*provide
 // Embeddings sends an embeddings request and returns the upstream's body verbatim
 // with its prompt token count.
 func (c *Client) Embeddings(ctx context.Context, req *providers.EmbeddingsRequest) (*providers.EmbeddingsResponse, error) {
-	body, err := c.call(ctx, http.MethodPost, "/embeddings", req.Body)
+	if c.noEmbeddings != "" {
+		return nil, &providers.UpstreamError{Status: http.StatusNotImplemented, Code: "embeddings_unsupported",
+			Message: c.noEmbeddings + " has no embeddings endpoint"}
+	}
+	body, err := c.call(ctx, http.MethodPost, c.endpoint("/embeddings", req.Model, req.Body), req.Body)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +141,7 @@ func (c *Client) Embeddings(ctx context.Context, req *providers.EmbeddingsReques
 // Models lists the model IDs the upstream serves, so an operator can test a channel
 // and pick model names without guessing.
 func (c *Client) Models(ctx context.Context) ([]string, error) {
-	body, err := c.call(ctx, http.MethodGet, "/models", nil)
+	body, err := c.call(ctx, http.MethodGet, c.endpoint("/models", "", nil), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -174,10 +184,41 @@ func (c *Client) parseUsage(body []byte) (*usageJSON, error) {
 	return u, nil
 }
 
+// endpoint is the URL of an API path ("/chat/completions") for a call: the base URL
+// and the path, unless the preset routes by model (Azure's deployments), where the
+// model is the request's or else the body's.
+func (c *Client) endpoint(path, model string, body []byte) string {
+	if c.route != nil {
+		return c.route(path, modelOf(model, body))
+	}
+	return c.baseURL + path
+}
+
+// chatBody is the chat body to send: the gateway's, adjusted where the host needs.
+func (c *Client) chatBody(body []byte) []byte {
+	if c.rewrite != nil {
+		return c.rewrite(body)
+	}
+	return body
+}
+
+// modelOf is the call's upstream model, read from the body when the request does
+// not name it.
+func modelOf(model string, body []byte) string {
+	if model != "" {
+		return model
+	}
+	var r struct {
+		Model string `json:"model"`
+	}
+	_ = json.Unmarshal(body, &r)
+	return r.Model
+}
+
 // call sends one request and returns the body of a 2xx answer; every failure comes
 // back as an *providers.UpstreamError or the context's error.
-func (c *Client) call(ctx context.Context, method, path string, body []byte) ([]byte, error) {
-	resp, err := c.send(ctx, method, path, body, false)
+func (c *Client) call(ctx context.Context, method, target string, body []byte) ([]byte, error) {
+	resp, err := c.send(ctx, method, target, body, false)
 	if err != nil {
 		return nil, err
 	}
@@ -195,13 +236,14 @@ func (c *Client) call(ctx context.Context, method, path string, body []byte) ([]
 	return data, nil
 }
 
-// send builds the request with only the headers the upstream needs and sends it.
-func (c *Client) send(ctx context.Context, method, path string, body []byte, stream bool) (*http.Response, error) {
+// send builds the request to the URL target with only the headers the upstream
+// needs and sends it.
+func (c *Client) send(ctx context.Context, method, target string, body []byte, stream bool) (*http.Response, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.baseURL+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, target, rd)
 	if err != nil {
 		return nil, &providers.UpstreamError{Message: c.redact("bad upstream URL: " + err.Error())}
 	}

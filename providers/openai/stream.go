@@ -18,7 +18,7 @@ import (
 // ChatStream sends a streaming chat completion. An upstream refusal is returned here,
 // before any chunk, so the gateway can still fail over to another channel.
 func (c *Client) ChatStream(ctx context.Context, req *providers.ChatRequest) (providers.ChatStream, error) {
-	resp, err := c.send(ctx, http.MethodPost, "/chat/completions", req.Body, true)
+	resp, err := c.send(ctx, http.MethodPost, c.endpoint("/chat/completions", req.Model, req.Body), c.chatBody(req.Body), true)
 	if err != nil {
 		return nil, err
 	}
