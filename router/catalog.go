@@ -11,6 +11,7 @@ import (
 
 	"github.com/tollgate-gw/tollgate/billing"
 	"github.com/tollgate-gw/tollgate/providers"
+	"github.com/tollgate-gw/tollgate/providers/anthropic"
 	"github.com/tollgate-gw/tollgate/providers/gemini"
 	"github.com/tollgate-gw/tollgate/providers/openai"
 	"github.com/tollgate-gw/tollgate/store"
@@ -65,10 +66,16 @@ func buildCatalog(ctx context.Context, st *store.Store, client *http.Client) (ca
 // stalled upstream cannot hold a client (and its hold) until the call's deadline.
 const streamIdleTimeout = 2 * time.Minute
 
-// NewProvider builds the adapter for a channel's provider: Gemini's own API, or
+// NewProvider builds the adapter for a channel's provider: Anthropic's or Gemini's
+// own API, or
 // OpenAI's wire format with a host preset (openai, azure, deepseek, mistral, …).
 func NewProvider(ch store.Channel, client *http.Client) (providers.Provider, error) {
 	switch ch.Provider {
+	case "anthropic":
+		if ch.APIKey == "" {
+			return nil, errors.New("provider anthropic needs an API key")
+		}
+		return anthropic.New(anthropic.Config{BaseURL: ch.BaseURL, APIKey: ch.APIKey, HTTPClient: client, StreamIdleTimeout: streamIdleTimeout}), nil
 	case "gemini":
 		if ch.APIKey == "" {
 			return nil, errors.New("provider gemini needs an API key")
@@ -84,7 +91,7 @@ func NewProvider(ch store.Channel, client *http.Client) (providers.Provider, err
 
 // KnownProviders lists the provider names a channel may use.
 func KnownProviders() []string {
-	names := []string{"gemini"}
+	names := []string{"anthropic", "gemini"}
 	for _, p := range openai.Presets() {
 		names = append(names, p.Name)
 	}

@@ -180,6 +180,11 @@ func writeError(c *gin.Context, err error) mapped {
 	for k, v := range m.headers {
 		c.Header(k, v)
 	}
+	if c.GetBool(ctxAnthropicFormat) {
+		c.Header("Content-Type", "application/json")
+		c.AbortWithStatusJSON(m.status, gin.H{"type": "error", "error": gin.H{"type": anthropicErrorType(m.status), "message": m.message}})
+		return m
+	}
 	c.AbortWithStatusJSON(m.status, ErrorBody{Error: ErrorDetail{Message: m.message, Type: m.typ, Param: ptrOrNil(m.param), Code: ptrOrNil(m.code)}})
 	return m
 }

@@ -141,6 +141,10 @@ func (g *Gateway) Register(e *gin.Engine) {
 	v1.POST("/embeddings", g.idempotent(g.billed("embeddings", g.embeddings)))
 	v1.GET("/models", g.handle(g.listModels))
 	v1.GET("/models/:model", g.handle(g.getModel))
+	// Anthropic-format ingress answers errors in Anthropic's shape, auth errors included.
+	messages := e.Group("/v1", anthropicFormat, g.authenticate)
+	messages.POST("/messages", g.idempotent(g.billed("messages", g.messages)))
+	messages.POST("/messages/count_tokens", g.handle(g.countTokens))
 }
 
 // handle adapts an error-returning handler: errors become the one JSON error body.
