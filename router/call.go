@@ -14,16 +14,19 @@ import (
 
 // call carries one billed request from authentication to settlement.
 type call struct {
-	g        *Gateway
-	c        *gin.Context
-	key      store.APIKey
-	start    time.Time
-	rec      store.CallRecord
-	hold     *billing.Hold
-	price    billing.Price            // what the hold is sized by: the dearest candidate
-	prices   map[string]billing.Price // channel id → price of the model it serves
-	billAt   *billing.Price           // the price of the model that served the call
-	finished bool                     // the request log row is written
+	g         *Gateway
+	c         *gin.Context
+	key       store.APIKey
+	start     time.Time
+	rec       store.CallRecord
+	hold      *billing.Hold
+	price     billing.Price            // what the hold is sized by: the dearest candidate
+	prices    map[string]billing.Price // channel id → price of the model it serves
+	billAt    *billing.Price           // the price of the model that served the call
+	admitted  bool                     // the model passed admission (safe as a metric label)
+	upstream  time.Duration            // time spent waiting on upstreams
+	streaming bool                     // a stream began: the overhead goes out as a trailer too
+	finished  bool                     // the request log row is written
 }
 
 // billed runs a /v1 handler as one billed call: it tracks the call for graceful
@@ -36,15 +39,62 @@ func (g *Gateway) billed(endpoint string, fn func(*call) error) gin.HandlerFunc 
 		cl := &call{g: g, c: c, key: k, start: time.Now(), rec: store.CallRecord{
 			RequestID: RequestIDOf(c), TenantID: k.TenantID, KeyID: k.ID, Endpoint: endpoint}}
 		err := fn(cl)
-		if err == nil {
-			return
+		status := c.Writer.Status()
+		if err != nil {
+			cl.overheadHeader()
+			m := writeError(c, err)
+			status = m.status
+			if !cl.finished {
+				cl.rec.Status, cl.rec.ErrorCode, cl.rec.ErrorMessage = m.status, m.code, m.message
+				cl.finish(nil)
+			}
 		}
-		m := writeError(c, err)
-		if !cl.finished {
-			cl.rec.Status, cl.rec.ErrorCode, cl.rec.ErrorMessage = m.status, m.code, m.message
-			cl.finish(nil)
+		if cl.streaming {
+			c.Writer.Header().Set(OverheadHeader, cl.overhead()) // the trailer declared when the stream began
 		}
+		model := ""
+		if cl.admitted {
+			model = cl.rec.Model // a catalog model: never a raw client string in a metric label
+		}
+		g.cfg.Metrics.Call(endpoint, model, k.TenantID, status, cl.rec.Stream, time.Since(cl.start), cl.upstream)
 	}
+}
+
+// OverheadHeader carries what the gateway itself added to a call: its total time
+// minus the time spent waiting on the upstream, in milliseconds. Streams send it
+// twice: as a header (until the first byte) and as a trailer (whole call).
+const OverheadHeader = "X-Tollgate-Overhead-Ms"
+
+func (cl *call) overhead() string {
+	d := time.Since(cl.start) - cl.upstream
+	return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 3, 64)
+}
+
+// overheadHeader sets the overhead so far; call it right before the status line.
+func (cl *call) overheadHeader() { cl.c.Header(OverheadHeader, cl.overhead()) }
+
+// beginStream declares the overhead trailer and sets the header's value, before the
+// first byte of a stream.
+func (cl *call) beginStream() {
+	cl.streaming = true
+	cl.overheadHeader()
+	cl.c.Writer.Header().Add("Trailer", OverheadHeader)
+}
+
+// storeFault keeps business refusals (no credit) out of the store error metric.
+func storeFault(err error) error {
+	if errors.Is(err, billing.ErrInsufficientCredit) {
+		return nil
+	}
+	return err
+}
+
+// timed runs one upstream read, counting its wait as upstream time.
+func timed[T any](cl *call, recv func() (T, error)) (T, error) {
+	t0 := time.Now()
+	v, err := recv()
+	cl.upstream += time.Since(t0)
+	return v, err
 }
 
 // settleTimeout bounds one settlement; holdGrace is what a hold outlives its call
@@ -93,7 +143,12 @@ func (cl *call) finish(usage *billing.Usage) {
 		}
 		cl.rec.Cost = cost
 		var charged billing.Nanos
+		t0 := time.Now()
 		charged, err = cl.g.store.Settle(ctx, *cl.hold, cl.rec)
+		cl.g.cfg.Metrics.StoreOp("settle", time.Since(t0), err)
+		if err == nil {
+			cl.g.cfg.Metrics.Usage(cl.rec.Model, cl.rec.TenantID, usage.PromptTokens, usage.CompletionTokens, int64(charged))
+		}
 		if err != nil && !errors.Is(err, billing.ErrHoldNotFound) && cl.g.cfg.Outbox != nil {
 			// The call was served: keep its settlement on disk until the store is back.
 			oerr := cl.g.cfg.Outbox.Add(store.PendingSettlement{Hold: *cl.hold, Record: cl.rec})
@@ -105,9 +160,13 @@ func (cl *call) finish(usage *billing.Usage) {
 		}
 		cl.rec.Cost = charged
 	case cl.hold != nil:
+		t0 := time.Now()
 		err = cl.g.store.Release(ctx, *cl.hold, &cl.rec)
+		cl.g.cfg.Metrics.StoreOp("release", time.Since(t0), err)
 	default:
+		t0 := time.Now()
 		err = cl.g.store.RecordCall(ctx, cl.rec)
+		cl.g.cfg.Metrics.StoreOp("record", time.Since(t0), err)
 	}
 	if err != nil && !errors.Is(err, billing.ErrHoldNotFound) {
 		cl.g.log.Error("could not record the call", "request_id", cl.rec.RequestID, "error", err)
@@ -137,8 +196,10 @@ func (cl *call) reserve(model string, prompt int64, exactPrompt func() int64, cl
 		if berr != nil {
 			return 0, apiErr(ErrInvalidRequest, "max_tokens", "The requested output (%d tokens × n=%d) is too large to price. Lower max_tokens or n.", maxOut, n)
 		}
+		t0 := time.Now()
 		hold, rerr := cl.g.store.Reserve(cl.c.Request.Context(), billing.HoldRequest{TenantID: cl.key.TenantID, KeyID: cl.key.ID,
 			RequestID: cl.rec.RequestID, Amount: amount, TTL: cl.g.holdTTL()})
+		cl.g.cfg.Metrics.StoreOp("reserve", time.Since(t0), storeFault(rerr))
 		if rerr == nil {
 			cl.hold = &hold
 			cl.rec.HoldAmount = amount
@@ -199,6 +260,8 @@ func (cl *call) attempt(rt route, started time.Time, err error) {
 		}
 	}
 	cl.rec.Attempts = append(cl.rec.Attempts, a)
+	cl.upstream += now.Sub(started)
+	cl.g.cfg.Metrics.Attempt(rt.channel.ID, rt.channel.Provider, a.Status, now.Sub(started))
 	if err != nil {
 		cl.traceHeaders(rt)
 	}

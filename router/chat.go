@@ -71,7 +71,7 @@ func (g *Gateway) chat(cl *call) error {
 			if err == nil {
 				// Read the first event before answering: a stream that fails at once
 				// can still fail over, since nothing has reached the client yet.
-				if first, err = stream.Recv(); err != nil && err != io.EOF {
+				if first, err = timed(cl, stream.Recv); err != nil && err != io.EOF {
 					stream.Close()
 				}
 			}
@@ -91,6 +91,7 @@ func (g *Gateway) chat(cl *call) error {
 				cl.rec.Status = http.StatusOK
 				cl.finish(&usage)
 				cl.c.Header("X-Tollgate-Cost-Usd", cl.rec.Cost.String())
+				cl.overheadHeader()
 				cl.c.Data(http.StatusOK, "application/json", resp.Body)
 				return nil
 			}
@@ -133,7 +134,7 @@ func (cl *call) admit(model string) ([]route, error) {
 	// the client's model to another priced model. The hold covers the dearest
 	// candidate, so whichever channel answers, the hold bounds the cost.
 	cl.prices = map[string]billing.Price{}
-	cl.price = price
+	cl.price, cl.admitted = price, true
 	for _, rt := range plan {
 		served := price
 		if p, _, ok := cat.prices.Lookup(rt.channel.UpstreamModel(model)); ok {
@@ -193,6 +194,7 @@ func (g *Gateway) chatUsage(cl *call, p *parsedChat, resp *providers.ChatRespons
 func (g *Gateway) pumpStream(ctx context.Context, cl *call, p *parsedChat, stream providers.ChatStream, first providers.Chunk, upstreamEnded bool) {
 	defer stream.Close()
 	sse.SetHeaders(cl.c.Writer.Header())
+	cl.beginStream()
 	cl.c.Status(http.StatusOK)
 	w := sse.NewWriter(cl.c.Writer)
 	cl.rec.Status = http.StatusOK
@@ -205,7 +207,7 @@ func (g *Gateway) pumpStream(ctx context.Context, cl *call, p *parsedChat, strea
 	if upstreamEnded {
 		err = io.EOF
 	}
-	for ; ; chunk, err = stream.Recv() {
+	for ; ; chunk, err = timed(cl, stream.Recv) {
 		if err == io.EOF {
 			break
 		}

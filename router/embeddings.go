@@ -94,6 +94,7 @@ func (g *Gateway) embeddings(cl *call) error {
 			cl.rec.Status = http.StatusOK
 			cl.finish(&usage)
 			cl.c.Header("X-Tollgate-Cost-Usd", cl.rec.Cost.String())
+			cl.overheadHeader()
 			cl.c.Data(http.StatusOK, "application/json", resp.Body)
 			return nil
 		}

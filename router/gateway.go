@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/tollgate-gw/tollgate/metrics"
 	"github.com/tollgate-gw/tollgate/store"
 )
 
@@ -27,6 +28,8 @@ type Config struct {
 	// addresses (a local vLLM or Ollama); off, only public addresses are dialled.
 	AllowPrivateUpstreams bool
 	Logger                *slog.Logger
+	// Metrics receives the gateway's observations; nil records nothing.
+	Metrics *metrics.Metrics
 	// Outbox keeps settlements of served calls that the store could not take; nil
 	// means such a call is logged as unbilled.
 	Outbox *store.Outbox

@@ -192,6 +192,7 @@ func (cl *call) answer(usage billing.Usage, body []byte) {
 	cl.rec.Status = http.StatusOK
 	cl.finish(&usage)
 	cl.c.Header("X-Tollgate-Cost-Usd", cl.rec.Cost.String())
+	cl.overheadHeader()
 	cl.c.Data(http.StatusOK, "application/json", body)
 }
 
@@ -240,11 +241,13 @@ type eventWriter struct {
 	w       *sse.Writer
 	started bool
 	c       *gin.Context
+	cl      *call
 }
 
 func (ew *eventWriter) begin() {
 	if !ew.started {
 		sse.SetHeaders(ew.c.Writer.Header())
+		ew.cl.beginStream()
 		ew.c.Status(http.StatusOK)
 		ew.w = sse.NewWriter(ew.c.Writer)
 		ew.started = true
@@ -284,7 +287,7 @@ func (g *Gateway) nativeStream(ctx context.Context, cl *call, rt route, upstream
 	stream, err := c.MessagesStream(ctx, &anthropic.MessagesRequest{Body: body, Model: upstreamModel, Stream: true})
 	var first anthropic.NativeEvent
 	if err == nil {
-		if first, err = stream.Recv(); err != nil && err != io.EOF {
+		if first, err = timed(cl, stream.Recv); err != nil && err != io.EOF {
 			stream.Close()
 		}
 	}
@@ -295,14 +298,14 @@ func (g *Gateway) nativeStream(ctx context.Context, cl *call, rt route, upstream
 	defer stream.Close()
 	cl.served(rt, upstreamModel)
 	cl.rec.Status = http.StatusOK
-	ew := &eventWriter{c: cl.c}
+	ew := &eventWriter{c: cl.c, cl: cl}
 	ew.begin()
 	var usage *providers.Usage
 	var text bytes.Buffer
 	var streamErr error
 	clientGone := false
 	last := ""
-	for ev, rerr := first, err; ; ev, rerr = stream.Recv() {
+	for ev, rerr := first, err; ; ev, rerr = timed(cl, stream.Recv) {
 		if rerr == io.EOF {
 			break
 		}
@@ -338,7 +341,7 @@ func (g *Gateway) translatedStream(ctx context.Context, cl *call, rt route, upst
 	stream, err := rt.provider.ChatStream(ctx, &providers.ChatRequest{Body: body, Model: upstreamModel, Stream: true})
 	var first providers.Chunk
 	if err == nil {
-		if first, err = stream.Recv(); err != nil && err != io.EOF {
+		if first, err = timed(cl, stream.Recv); err != nil && err != io.EOF {
 			stream.Close()
 		}
 	}
@@ -349,14 +352,14 @@ func (g *Gateway) translatedStream(ctx context.Context, cl *call, rt route, upst
 	defer stream.Close()
 	cl.served(rt, upstreamModel)
 	cl.rec.Status = http.StatusOK
-	ew := &eventWriter{c: cl.c}
+	ew := &eventWriter{c: cl.c, cl: cl}
 	ew.begin()
 	enc := anthropic.NewEventEncoder(m.model, 0)
 	var usage *providers.Usage
 	var text bytes.Buffer
 	var streamErr error
 	clientGone := false
-	for chunk, rerr := first, err; ; chunk, rerr = stream.Recv() {
+	for chunk, rerr := first, err; ; chunk, rerr = timed(cl, stream.Recv) {
 		if rerr == io.EOF {
 			break
 		}

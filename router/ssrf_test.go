@@ -43,4 +43,3 @@ func TestPrivateUpstreamRefusedAtDial(t *testing.T) {
 		t.Fatalf("the request log must say why: %+v", rec.Attempts)
 	}
 }
-
