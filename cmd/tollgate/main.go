@@ -24,6 +24,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/tollgate-gw/tollgate/admin"
 	"github.com/tollgate-gw/tollgate/billing"
+	"github.com/tollgate-gw/tollgate/metrics"
 	"github.com/tollgate-gw/tollgate/router"
 	"github.com/tollgate-gw/tollgate/store"
 )
@@ -117,6 +118,7 @@ type Main struct {
 	Gateway *router.Gateway
 	Server  *http.Server
 	Outbox  *store.Outbox // settlements waiting for the store
+	Metrics *metrics.Metrics
 
 	listener   net.Listener
 	baseCtx    context.Context
@@ -152,13 +154,14 @@ func (m *Main) Open(ctx context.Context) error {
 		st.Close()
 		return err
 	}
+	m.Metrics = metrics.New()
 	m.Outbox, err = store.OpenOutbox(filepath.Join(m.Config.DataDir, "outbox.jsonl"))
 	if err != nil {
 		st.Close()
 		return fmt.Errorf("outbox: %w", err)
 	}
 	gw, err := router.New(ctx, router.Config{MaxBodyBytes: m.Config.MaxBodyBytes, UpstreamTimeout: m.Config.UpstreamTimeout,
-		Logger: m.Logger, Outbox: m.Outbox, AllowPrivateUpstreams: m.Config.AllowPrivateUpstreams}, st)
+		Logger: m.Logger, Outbox: m.Outbox, AllowPrivateUpstreams: m.Config.AllowPrivateUpstreams, Metrics: m.Metrics}, st)
 	if err != nil {
 		st.Close()
 		return err
@@ -175,6 +178,7 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	e.GET("/readyz", m.ready)
+	e.GET("/metrics", bearerOnly(authorize), gin.WrapH(m.Metrics.Handler()))
 	gw.Register(e)
 	admin.New(st, gw, authorize).AllowPrivateUpstreams(m.Config.AllowPrivateUpstreams).Register(e)
 	e.NoRoute(router.NotFound)
@@ -284,6 +288,9 @@ func (m *Main) startSweeper() {
 				if _, err := m.Store.SweepIdempotencyKeys(ctx, time.Now()); err != nil && ctx.Err() == nil {
 					m.Logger.Error("sweeping idempotency keys", "error", err)
 				}
+				if n, total, err := m.Store.OpenHolds(ctx); err == nil {
+					m.Metrics.SetHoldsOutstanding(n, int64(total))
+				}
 			}
 			sweep = false
 			select {
@@ -344,6 +351,20 @@ func (m *Main) adminCredential(ctx context.Context) (func(string) bool, error) {
 		d := sha256.Sum256([]byte(token))
 		return subtle.ConstantTimeCompare(d[:], digest) == 1
 	}, nil
+}
+
+// bearerOnly guards an endpoint with the admin token (Prometheus sends it with
+// bearer_token / authorization in its scrape config).
+func bearerOnly(authorize func(string) bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		scheme, token, _ := strings.Cut(c.GetHeader("Authorization"), " ")
+		if !strings.EqualFold(scheme, "Bearer") || !authorize(strings.TrimSpace(token)) {
+			c.Header("WWW-Authenticate", `Bearer realm="tollgate-metrics"`)
+			router.WriteError(c, router.APIError(router.ErrUnauthorized, "", "GET /metrics needs the admin token as 'Authorization: Bearer <token>'."))
+			return
+		}
+		c.Next()
+	}
 }
 
 func newAdminToken() string {

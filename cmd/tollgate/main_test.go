@@ -165,6 +165,24 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("status %d", st)
 		}
 	})
+	t.Run("MetricsNeedTheAdminToken", func(t *testing.T) {
+		resp, err := http.Get(m.URL() + "/metrics")
+		if err != nil || resp.StatusCode != 401 {
+			t.Fatalf("unauthenticated /metrics: %v %v", resp, err)
+		}
+		resp.Body.Close()
+		req, _ := http.NewRequest("GET", m.URL()+"/metrics", nil)
+		req.Header.Set("Authorization", "Bearer "+testAdminToken)
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), `tollgate_calls_total{code="200",endpoint="chat",model="gpt-4o-mini"`) {
+			t.Fatalf("metrics %d: %.500s", resp.StatusCode, body)
+		}
+	})
 	t.Run("HealthAndReady", func(t *testing.T) {
 		for _, path := range []string{"/healthz", "/readyz"} {
 			resp, err := http.Get(m.URL() + path)
