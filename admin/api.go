@@ -73,7 +73,7 @@ func (a *API) AllowPrivateUpstreams(allow bool) *API {
 
 // Register mounts every admin route under Prefix on r, behind the admin token check.
 func (a *API) Register(r gin.IRouter) {
-	g := r.Group(Prefix, a.authenticate, noStore)
+	g := r.Group(Prefix, a.authenticate, noStore, Audit(a.store, func(*gin.Context) string { return "admin-token" }))
 
 	g.POST("/tenants", a.handle(a.createTenant))
 	g.GET("/tenants", a.handle(a.listTenants))
@@ -86,6 +86,7 @@ func (a *API) Register(r gin.IRouter) {
 
 	g.GET("/keys/:id", a.handle(a.getKey))
 	g.DELETE("/keys/:id", a.handle(a.revokeKey))
+	g.PATCH("/keys/:id", a.handle(a.patchKey))
 
 	g.POST("/channels", a.handle(a.createChannel))
 	g.GET("/channels", a.handle(a.listChannels))
@@ -101,6 +102,7 @@ func (a *API) Register(r gin.IRouter) {
 	g.GET("/usage", a.handle(a.usage))
 	g.GET("/requests", a.handle(a.requests))
 	g.GET("/holds", a.handle(a.holds))
+	g.GET("/audit", a.handle(a.auditLog))
 }
 
 // authenticate admits a request only with the admin token as a bearer credential.

@@ -24,6 +24,8 @@ type keyJSON struct {
 	RevokedAt *string  `json:"revoked_at"`
 	Active    bool     `json:"active"`
 	CreatedAt string   `json:"created_at"`
+	// RateLimits are the key's own limits (its tenant's apply too).
+	RateLimits rateLimitsJSON `json:"rate_limits"`
 }
 
 // newKeyJSON is the creation answer: the key plus its secret, the one time it exists
@@ -36,7 +38,7 @@ type newKeyJSON struct {
 func (a *API) keyOut(k store.APIKey) keyJSON {
 	out := keyJSON{ID: k.ID, Name: k.Name, Hint: k.Hint, TenantID: k.TenantID, Models: k.Models,
 		SpentUSD: k.Spent.String(), HeldUSD: k.Held.String(), ExpiresAt: optStamp(k.ExpiresAt),
-		RevokedAt: optStamp(k.RevokedAt), Active: k.Active(a.now()), CreatedAt: stamp(k.CreatedAt)}
+		RevokedAt: optStamp(k.RevokedAt), Active: k.Active(a.now()), CreatedAt: stamp(k.CreatedAt), RateLimits: limitsOut(k.Limits)}
 	if out.Models == nil {
 		out.Models = []string{}
 	}
@@ -51,10 +53,11 @@ func (a *API) keyOut(k store.APIKey) keyJSON {
 const keyHint = "List a tenant's keys with GET " + Prefix + "/tenants/{id}/keys."
 
 type createKeyRequest struct {
-	Name      string   `json:"name"`
-	Models    []string `json:"models"`
-	BudgetUSD decimal  `json:"budget_usd"`
-	ExpiresAt *string  `json:"expires_at"`
+	Name       string          `json:"name"`
+	Models     []string        `json:"models"`
+	BudgetUSD  decimal         `json:"budget_usd"`
+	ExpiresAt  *string         `json:"expires_at"`
+	RateLimits *rateLimitsJSON `json:"rate_limits"`
 }
 
 func (a *API) createKey(c *gin.Context) error {
@@ -93,9 +96,23 @@ func (a *API) createKey(c *gin.Context) error {
 		}
 		nk.ExpiresAt = t
 	}
+	var limits *store.RateLimits
+	if req.RateLimits != nil {
+		l, err := req.RateLimits.store()
+		if err != nil {
+			return err
+		}
+		limits = &l
+	}
 	k, secret, err := a.store.CreateKey(c.Request.Context(), nk)
 	if err != nil {
 		return notFound(err, "tenant", nk.TenantID, tenantHint)
+	}
+	if limits != nil {
+		if err := a.store.SetKeyLimits(c.Request.Context(), k.ID, *limits); err != nil {
+			return err
+		}
+		k.Limits = *limits
 	}
 	return created(c, newKeyJSON{Key: secret, keyJSON: a.keyOut(k)})
 }

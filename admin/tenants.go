@@ -23,12 +23,14 @@ type tenantJSON struct {
 	CreditLimitUSD string `json:"credit_limit_usd"`
 	CreatedAt      string `json:"created_at"`
 	UpdatedAt      string `json:"updated_at"`
+	// RateLimits are shared by all the tenant's keys.
+	RateLimits rateLimitsJSON `json:"rate_limits"`
 }
 
 func tenantOut(t store.Tenant) tenantJSON {
 	return tenantJSON{ID: t.ID, Name: t.Name, BalanceUSD: t.Balance.String(), HeldUSD: t.Held.String(),
 		AvailableUSD: t.Available().String(), CreditLimitUSD: t.CreditLimit.String(),
-		CreatedAt: stamp(t.CreatedAt), UpdatedAt: stamp(t.UpdatedAt)}
+		CreatedAt: stamp(t.CreatedAt), UpdatedAt: stamp(t.UpdatedAt), RateLimits: limitsOut(t.RateLimits)}
 }
 
 type createTenantRequest struct {
@@ -89,7 +91,8 @@ func (a *API) getTenant(c *gin.Context) error {
 }
 
 type patchTenantRequest struct {
-	CreditLimitUSD decimal `json:"credit_limit_usd"`
+	CreditLimitUSD decimal         `json:"credit_limit_usd"`
+	RateLimits     *rateLimitsJSON `json:"rate_limits"`
 }
 
 func (a *API) patchTenant(c *gin.Context) error {
@@ -97,20 +100,35 @@ func (a *API) patchTenant(c *gin.Context) error {
 	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
-	if !req.CreditLimitUSD.set {
-		return invalid("credit_limit_usd", "credit_limit_usd is required: how far below zero the tenant's available balance may go, e.g. \"0\" or \"50.00\".")
-	}
-	limit, err := req.CreditLimitUSD.usd("credit_limit_usd")
-	if err != nil {
-		return err
-	}
-	if limit < 0 || limit > maxCreditLimit {
-		return invalid("credit_limit_usd", "credit_limit_usd must be from 0 to %s USD.", maxCreditLimit)
+	if !req.CreditLimitUSD.set && req.RateLimits == nil {
+		return invalid("credit_limit_usd", "Send credit_limit_usd (how far below zero the tenant's available balance may go, e.g. \"0\" or \"50.00\") and/or rate_limits.")
 	}
 	id := c.Param("id")
-	t, err := a.store.SetCreditLimit(c.Request.Context(), id, limit)
+	ctx := c.Request.Context()
+	if req.RateLimits != nil {
+		l, err := req.RateLimits.store()
+		if err != nil {
+			return err
+		}
+		if err := a.store.SetTenantLimits(ctx, id, l); err != nil {
+			return notFound(err, "tenant", id, tenantHint)
+		}
+	}
+	t, err := a.store.Tenant(ctx, id)
 	if err != nil {
 		return notFound(err, "tenant", id, tenantHint)
+	}
+	if req.CreditLimitUSD.set {
+		limit, err := req.CreditLimitUSD.usd("credit_limit_usd")
+		if err != nil {
+			return err
+		}
+		if limit < 0 || limit > maxCreditLimit {
+			return invalid("credit_limit_usd", "credit_limit_usd must be from 0 to %s USD.", maxCreditLimit)
+		}
+		if t, err = a.store.SetCreditLimit(ctx, id, limit); err != nil {
+			return notFound(err, "tenant", id, tenantHint)
+		}
 	}
 	c.JSON(http.StatusOK, tenantOut(t))
 	return nil

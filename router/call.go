@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/tollgate-gw/tollgate/billing"
 	"github.com/tollgate-gw/tollgate/providers"
+	"github.com/tollgate-gw/tollgate/ratelimit"
 	"github.com/tollgate-gw/tollgate/store"
 )
 
@@ -27,6 +28,11 @@ type call struct {
 	upstream  time.Duration            // time spent waiting on upstreams
 	streaming bool                     // a stream began: the overhead goes out as a trailer too
 	finished  bool                     // the request log row is written
+
+	rated       []rateSubject      // subjects whose token estimate was charged
+	ratedTokens int64              // that estimate
+	rateHeaders ratelimit.Decision // numbers for the x-ratelimit-* headers
+	streamSlots []func()           // concurrent-stream slots to give back
 }
 
 // billed runs a /v1 handler as one billed call: it tracks the call for graceful
@@ -38,6 +44,7 @@ func (g *Gateway) billed(endpoint string, fn func(*call) error) gin.HandlerFunc 
 		k := keyOf(c)
 		cl := &call{g: g, c: c, key: k, start: time.Now(), rec: store.CallRecord{
 			RequestID: RequestIDOf(c), TenantID: k.TenantID, KeyID: k.ID, Endpoint: endpoint}}
+		defer cl.releaseStreams()
 		err := fn(cl)
 		status := c.Writer.Status()
 		if err != nil {
@@ -171,6 +178,11 @@ func (cl *call) finish(usage *billing.Usage) {
 	if err != nil && !errors.Is(err, billing.ErrHoldNotFound) {
 		cl.g.log.Error("could not record the call", "request_id", cl.rec.RequestID, "error", err)
 	}
+	used := int64(0)
+	if usage != nil {
+		used = usage.PromptTokens + usage.CompletionTokens
+	}
+	cl.correctTokens(used)
 }
 
 // reserve holds the call's worst case. The first try sizes the prompt by its byte
@@ -276,6 +288,7 @@ func (cl *call) served(rt route, upstreamModel string) {
 		cl.billAt = &p
 	}
 	cl.traceHeaders(rt)
+	cl.rateLimitHeaders()
 }
 
 // traceHeaders name the channel that answered (or failed last) and the number of

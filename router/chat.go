@@ -40,6 +40,16 @@ func (g *Gateway) chat(cl *call) error {
 		}
 	}
 	clientMax, clientSet := p.maxOutput()
+	outputEstimate := clientMax
+	if !clientSet {
+		outputEstimate = cl.price.MaxOutput
+		if outputEstimate <= 0 {
+			outputEstimate = defaultOutputCap
+		}
+	}
+	if err := cl.rateLimit(prompt+outputEstimate*p.n(), p.req.Stream); err != nil {
+		return err
+	}
 	inject, err := cl.reserve(model, prompt, exact, clientMax, clientSet, p.n())
 	if err != nil {
 		return err

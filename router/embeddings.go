@@ -55,6 +55,9 @@ func (g *Gateway) embeddings(cl *call) error {
 		}
 		return n
 	}
+	if err := cl.rateLimit(bound, false); err != nil {
+		return err
+	}
 	if _, err := cl.reserve(req.Model, bound, exact, 0, true, 1); err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/tollgate-gw/tollgate/billing"
 	"github.com/tollgate-gw/tollgate/providers"
+	"github.com/tollgate-gw/tollgate/ratelimit"
 	"github.com/tollgate-gw/tollgate/store"
 )
 
@@ -89,7 +90,14 @@ func classify(err error) mapped {
 	}
 	var ice *billing.InsufficientCreditError
 	var ue *providers.UpstreamError
+	var rle *RateLimitError
 	switch {
+	case errors.As(err, &rle):
+		headers := ratelimit.Headers(rle.Decision)
+		if rle.Decision.Limit == ratelimit.LimitStreams {
+			headers["Retry-After"] = "1"
+		}
+		return mapped{status: http.StatusTooManyRequests, typ: "rate_limit_error", code: "rate_limit_exceeded", message: rle.Error(), headers: headers}
 	case errors.As(err, &ice):
 		return mapped{status: http.StatusPaymentRequired, typ: "insufficient_quota", code: "insufficient_quota", message: msg,
 			headers: map[string]string{"x-should-retry": "false"}}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/tollgate-gw/tollgate/metrics"
+	"github.com/tollgate-gw/tollgate/ratelimit"
 	"github.com/tollgate-gw/tollgate/store"
 )
 
@@ -28,6 +29,9 @@ type Config struct {
 	// addresses (a local vLLM or Ollama); off, only public addresses are dialled.
 	AllowPrivateUpstreams bool
 	Logger                *slog.Logger
+	// Limiter enforces per-key and per-tenant rate limits (in process, or shared
+	// through Redis); nil enforces none.
+	Limiter ratelimit.Limiter
 	// Metrics receives the gateway's observations; nil records nothing.
 	Metrics *metrics.Metrics
 	// Outbox keeps settlements of served calls that the store could not take; nil

@@ -134,6 +134,9 @@ func (g *Gateway) messages(cl *call) error {
 			return apiErr(ErrContextLength, "messages", "prompt is too long: about %d tokens > %d maximum", prompt, w)
 		}
 	}
+	if err := cl.rateLimit(prompt+m.maxTokens, m.stream); err != nil {
+		return err
+	}
 	if _, err := cl.reserve(m.model, prompt, m.promptTokens, m.maxTokens, true, 1); err != nil {
 		return err
 	}

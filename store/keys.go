@@ -24,6 +24,10 @@ type APIKey struct {
 	ExpiresAt int64 // Unix ms; 0 never
 	RevokedAt int64 // Unix ms; 0 while active
 	CreatedAt int64
+	// Limits are the key's own rate limits; TenantLimits its tenant's (shared by
+	// all the tenant's keys), read with the key so a call needs one lookup.
+	Limits       RateLimits
+	TenantLimits RateLimits
 }
 
 // Active says whether the key may be used at the given time.
@@ -56,13 +60,14 @@ type keyRow struct {
 	ExpiresAt int64
 	RevokedAt int64
 	CreatedAt int64
+	RateLimits
 }
 
-const keyColumns = `id, tenant_id, name, hint, models, budget, spent, held, expires_at, revoked_at, created_at`
+const keyColumns = `id, tenant_id, name, hint, models, budget, spent, held, expires_at, revoked_at, created_at, ` + limitColumns
 
 func (r keyRow) key() APIKey {
 	k := APIKey{ID: r.ID, TenantID: r.TenantID, Name: r.Name, Hint: r.Hint, Spent: billing.Nanos(r.Spent),
-		Held: billing.Nanos(r.Held), ExpiresAt: r.ExpiresAt, RevokedAt: r.RevokedAt, CreatedAt: r.CreatedAt}
+		Held: billing.Nanos(r.Held), ExpiresAt: r.ExpiresAt, RevokedAt: r.RevokedAt, CreatedAt: r.CreatedAt, Limits: r.RateLimits}
 	_ = json.Unmarshal([]byte(r.Models), &k.Models)
 	if r.Budget != nil {
 		b := billing.Nanos(*r.Budget)
@@ -128,7 +133,15 @@ func (s *Store) KeyByDigest(ctx context.Context, digest string) (APIKey, error) 
 	if len(rows) == 0 {
 		return APIKey{}, fmt.Errorf("%w: key", ErrNotFound)
 	}
-	return rows[0].key(), nil
+	k := rows[0].key()
+	var tl []RateLimits
+	if err := s.r.WithContext(ctx).Raw(`SELECT `+limitColumns+` FROM tenants WHERE id = ?`, k.TenantID).Scan(&tl).Error; err != nil {
+		return APIKey{}, wrapDBError(err)
+	}
+	if len(tl) == 1 {
+		k.TenantLimits = tl[0]
+	}
+	return k, nil
 }
 
 // Key reads one key by id.

@@ -138,6 +138,12 @@ var migrations = []string{
 
 	// 5: answers kept for client idempotency keys on /v1 (store/idempotency.go).
 	migrationIdempotency,
+
+	// 6: the audit log of administrative changes (store/audit.go).
+	migrationAudit,
+
+	// 7: rate limits per key and per tenant (store/limits.go).
+	migrationLimits,
 }
 
 // SchemaVersion is the version a fully migrated database reports.

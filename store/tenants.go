@@ -18,12 +18,13 @@ type Tenant struct {
 	CreditLimit billing.Nanos // how far below zero the available balance may go
 	CreatedAt   int64
 	UpdatedAt   int64
+	RateLimits  // shared by all the tenant's keys
 }
 
 // Available is what new calls may still hold: balance − held + credit limit.
 func (t Tenant) Available() billing.Nanos { return t.Balance - t.Held + t.CreditLimit }
 
-const tenantColumns = `id, name, balance, held, credit_limit, created_at, updated_at`
+const tenantColumns = `id, name, balance, held, credit_limit, created_at, updated_at, ` + limitColumns
 
 // CreateTenant adds a tenant with an empty wallet.
 func (s *Store) CreateTenant(ctx context.Context, name string) (Tenant, error) {

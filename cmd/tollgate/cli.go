@@ -42,11 +42,46 @@ func runCLI(cmd string, args []string, getenv func(string) string, stdout, stder
 	}
 	defer st.Close()
 	cli := &cli{st: st, out: stdout, v: cfg.values, args: rest}
+	err = cli.dispatch(ctx, name, cfg.Config)
+	if err == nil && name != "migrate" && !strings.HasSuffix(name, " list") {
+		cli.audit(ctx, name)
+	}
+	if errors.Is(err, errUnknownCommand) {
+		fmt.Fprintf(stderr, "tollgate: unknown command %q\n\n%s", name, usage)
+		return errUsage
+	}
+	return err
+}
+
+var errUnknownCommand = errors.New("unknown command")
+
+// audit records a change made from the command line, flag values redacted where
+// they are secrets.
+func (c *cli) audit(ctx context.Context, name string) {
+	detail := map[string]string{}
+	for k, v := range c.v {
+		if v == nil || *v == "" {
+			continue
+		}
+		if k == "api-key" || k == "new-secret-key" {
+			detail[k] = "[redacted]"
+		} else {
+			detail[k] = *v
+		}
+	}
+	if len(c.args) > 0 {
+		detail["args"] = strings.Join(c.args, " ")
+	}
+	_ = c.st.Audit(ctx, store.AuditEntry{Actor: "cli", Action: name, Detail: detail})
+}
+
+func (c *cli) dispatch(ctx context.Context, name string, cfg Config) error {
+	cli := c
 	switch name {
 	case "migrate":
-		v, err := st.AppliedVersion(ctx)
+		v, err := c.st.AppliedVersion(ctx)
 		if err == nil {
-			fmt.Fprintf(stdout, "schema at version %d\n", v)
+			fmt.Fprintf(c.out, "schema at version %d\n", v)
 		}
 		return err
 	case "tenant create":
@@ -70,10 +105,9 @@ func runCLI(cmd string, args []string, getenv func(string) string, stdout, stder
 	case "price list":
 		return cli.priceList(ctx)
 	case "secret rotate":
-		return cli.secretRotate(ctx, cfg.Config)
+		return cli.secretRotate(ctx, cfg)
 	}
-	fmt.Fprintf(stderr, "tollgate: unknown command %q\n\n%s", name, usage)
-	return errUsage
+	return errUnknownCommand
 }
 
 // cliFlags are each command's own flags, beside the shared store flags.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"strings"
 	"testing"
@@ -125,5 +126,26 @@ func TestSecretRotate(t *testing.T) {
 	// The channel still decrypts with the new key file.
 	if code, out, stderr := runCmd(t, env, "channel", "list"); code != 0 || !strings.Contains(out, "oa") {
 		t.Fatalf("channel list after rotation: %d %q %s", code, out, stderr)
+	}
+}
+
+func TestCLIChangesAreAudited(t *testing.T) {
+	env := map[string]string{"TOLLGATE_DATA_DIR": t.TempDir()}
+	_, tenantID, _ := runCmd(t, env, "tenant", "create", "acme")
+	runCmd(t, env, "topup", "--tenant", tenantID, "--amount", "3")
+	runCmd(t, env, "channel", "add", "--name", "oa", "--provider", "openai", "--base-url", "https://api.openai.com/v1", "--api-key", "sk-cli-secret", "--models", "m")
+	runCmd(t, env, "tenant", "list")
+	cfg, _, _ := ParseFlags("x", nil, func(k string) string { return env[k] }, &bytes.Buffer{})
+	st, err := openStore(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	entries, err := st.AuditLog(context.Background(), 0, 10)
+	if err != nil || len(entries) != 3 {
+		t.Fatalf("%d audit entries, want 3 (lists are not changes): %v", len(entries), err)
+	}
+	if entries[0].Action != "channel add" || entries[0].Detail["api-key"] != "[redacted]" || entries[1].Detail["amount"] != "3" || entries[2].Actor != "cli" {
+		t.Fatalf("entries %+v", entries)
 	}
 }

@@ -34,6 +34,8 @@ type Config struct {
 	// AllowPrivateUpstreams lets channels reach private, loopback and link-local
 	// addresses (a local vLLM or Ollama); refused by default against SSRF.
 	AllowPrivateUpstreams bool
+	// RedisURL shares rate limits between gateway nodes; empty keeps them per process.
+	RedisURL string
 }
 
 // setting describes one flag with its environment twin, for parsing and for the
@@ -56,6 +58,7 @@ var settings = []setting{
 	{"log-level", "TOLLGATE_LOG_LEVEL", "debug, info, warn or error", false},
 	{"log-format", "TOLLGATE_LOG_FORMAT", "json or text", false},
 	{"access-log", "TOLLGATE_ACCESS_LOG", "log one line per request", false},
+	{"redis-url", "TOLLGATE_REDIS_URL", "redis://… to share rate limits between gateway nodes (default: per process)", true},
 	{"allow-private-upstreams", "TOLLGATE_ALLOW_PRIVATE_UPSTREAMS", "let channels reach private, loopback and link-local addresses (local vLLM/Ollama)", false},
 }
 
@@ -84,6 +87,7 @@ func ParseFlags(name string, args []string, getenv func(string) string, stderr i
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "")
 	fs.BoolVar(&cfg.AccessLog, "access-log", cfg.AccessLog, "")
 	fs.BoolVar(&cfg.AllowPrivateUpstreams, "allow-private-upstreams", false, "")
+	fs.StringVar(&cfg.RedisURL, "redis-url", "", "")
 	fs.Usage = func() { printUsage(stderr, name) }
 
 	// Environment first, so flags given on the command line win.
@@ -159,6 +163,9 @@ func (c Config) Validate() error {
 		if _, err := decodeSecretKey(c.SecretKey); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
+		errs = append(errs, errors.New("TOLLGATE_REDIS_URL must be a redis:// or rediss:// URL"))
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < 16 {
 		errs = append(errs, errors.New("TOLLGATE_ADMIN_TOKEN must be at least 16 characters"))

@@ -22,9 +22,11 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
 	"github.com/tollgate-gw/tollgate/admin"
 	"github.com/tollgate-gw/tollgate/billing"
 	"github.com/tollgate-gw/tollgate/metrics"
+	"github.com/tollgate-gw/tollgate/ratelimit"
 	"github.com/tollgate-gw/tollgate/router"
 	"github.com/tollgate-gw/tollgate/store"
 )
@@ -120,6 +122,8 @@ type Main struct {
 	Outbox  *store.Outbox // settlements waiting for the store
 	Metrics *metrics.Metrics
 
+	redis *redis.Client // shared rate limits, when configured
+
 	listener   net.Listener
 	baseCtx    context.Context
 	cancelBase context.CancelFunc
@@ -155,13 +159,18 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	m.Metrics = metrics.New()
+	limiter, err := m.openLimiter()
+	if err != nil {
+		st.Close()
+		return err
+	}
 	m.Outbox, err = store.OpenOutbox(filepath.Join(m.Config.DataDir, "outbox.jsonl"))
 	if err != nil {
 		st.Close()
 		return fmt.Errorf("outbox: %w", err)
 	}
 	gw, err := router.New(ctx, router.Config{MaxBodyBytes: m.Config.MaxBodyBytes, UpstreamTimeout: m.Config.UpstreamTimeout,
-		Logger: m.Logger, Outbox: m.Outbox, AllowPrivateUpstreams: m.Config.AllowPrivateUpstreams, Metrics: m.Metrics}, st)
+		Logger: m.Logger, Outbox: m.Outbox, AllowPrivateUpstreams: m.Config.AllowPrivateUpstreams, Metrics: m.Metrics, Limiter: limiter}, st)
 	if err != nil {
 		st.Close()
 		return err
@@ -239,6 +248,9 @@ func (m *Main) Close() error {
 	m.Server.Close()
 	m.stopSweep()
 	<-m.sweepDone
+	if m.redis != nil {
+		m.redis.Close()
+	}
 	return m.Store.Close()
 }
 
@@ -351,6 +363,22 @@ func (m *Main) adminCredential(ctx context.Context) (func(string) bool, error) {
 		d := sha256.Sum256([]byte(token))
 		return subtle.ConstantTimeCompare(d[:], digest) == 1
 	}, nil
+}
+
+// openLimiter picks the rate limiter: Redis shared by every node when
+// TOLLGATE_REDIS_URL is set (short timeouts: a slow Redis must not stall calls, and
+// its errors admit calls, since holds still bound spend), else per process.
+func (m *Main) openLimiter() (ratelimit.Limiter, error) {
+	if m.Config.RedisURL == "" {
+		return ratelimit.NewMemory(), nil
+	}
+	opts, err := redis.ParseURL(m.Config.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("TOLLGATE_REDIS_URL: %w", err)
+	}
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, 200*time.Millisecond, 200*time.Millisecond
+	m.redis = redis.NewClient(opts)
+	return ratelimit.NewRedis(m.redis, "tollgate:"), nil
 }
 
 // bearerOnly guards an endpoint with the admin token (Prometheus sends it with

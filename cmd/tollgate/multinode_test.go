@@ -87,7 +87,7 @@ func TestMultiNodeOnPostgres(t *testing.T) {
 		t.Fatalf("price: %d", st)
 	}
 	const n = 120
-	tenantID, key := setupProc(t, a, up.URL(), billing.Nanos(n * 10 * 1000).String())
+	tenantID, key := setupProc(t, a, up.URL(), billing.Nanos(n*10*1000).String())
 
 	t.Run("ExactlyNServedAcrossNodes", func(t *testing.T) {
 		time.Sleep(time.Second) // node b picks up the channel and price

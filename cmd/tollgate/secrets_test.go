@@ -65,7 +65,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 		}
 		return raw
 	}
-	admin := func(method, path string, body any) []byte { return call(method, "/admin/api/v1"+path, adminToken, body, true) }
+	admin := func(method, path string, body any) []byte {
+		return call(method, "/admin/api/v1"+path, adminToken, body, true)
+	}
 
 	var tenant struct{ ID string }
 	json.Unmarshal(admin("POST", "/tenants", map[string]any{"name": "acme"}), &tenant)
@@ -80,11 +82,11 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}
 
 	chat := map[string]any{"model": "gpt-4o-mini", "messages": []map[string]any{{"role": "user", "content": "hi"}}}
-	call("POST", "/v1/chat/completions", tenantKey, chat, true)                                           // served
+	call("POST", "/v1/chat/completions", tenantKey, chat, true)                                            // served
 	call("POST", "/v1/chat/completions", tenantKey, map[string]any{"model": "gpt-4o-mini", "stream": true, // streamed
 		"messages": []map[string]any{{"role": "user", "content": "hi"}}}, true)
 	call("POST", "/v1/chat/completions", tenantKey[:len(tenantKey)-2]+"xx", chat, true) // a near-miss key
-	call("POST", "/v1/chat/completions?api_key="+tenantKey, "", chat, true)            // key in the URL
+	call("POST", "/v1/chat/completions?api_key="+tenantKey, "", chat, true)             // key in the URL
 	call("GET", "/admin/api/v1/tenants", adminToken[:len(adminToken)-1]+"X", nil, true)
 	up.SetBehavior(providertest.Behavior{Error: providertest.AuthError()})
 	call("POST", "/v1/chat/completions", tenantKey, chat, true) // the upstream refuses its key
