@@ -2,10 +2,18 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: build test test-short bench loadbench fmt vet
+.PHONY: build test test-short bench loadbench fmt vet vendor-assets install-test shellcheck docker release-snapshot
 
+# Version stamping: `tollgate version` prints these. Override on the command line
+# (make build VERSION=v1.2.3); release builds get them from .goreleaser.yaml.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo none)
+DATE    ?= $(shell git log -1 --format=%cI 2>/dev/null || date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
+
+# cgo is required: SQLite is github.com/mattn/go-sqlite3 (needs gcc or clang).
 build:
-	$(GO) build -o tollgate ./cmd/tollgate
+	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o tollgate ./cmd/tollgate
 
 # The whole suite with the race detector. Store and billing invariant tests also run
 # against PostgreSQL when TOLLGATE_TEST_POSTGRES_DSN is set (CI sets it).
@@ -28,3 +36,24 @@ fmt:
 
 vet:
 	$(GO) vet $(PKGS)
+
+# Re-vendor the dashboard's browser assets (htmx, uPlot) from npm at their pinned
+# versions and integrity; only needed to change a version. Needs npm and openssl.
+vendor-assets:
+	bash scripts/vendor-assets.sh
+
+# install.sh end to end: source and release installs into a temp prefix, a billed
+# call through the installed binary, backup/restore/doctor, checksum refusal.
+install-test:
+	scripts/test-install.sh
+
+shellcheck:
+	shellcheck install.sh scripts/test-install.sh
+
+# Needs a Docker engine (CI has none; cmd/tollgate/docker_test.go checks the Dockerfile).
+docker:
+	docker build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) --build-arg DATE=$(DATE) -t tollgate:$(VERSION) .
+
+# A local dry run of the release (dist/); see .goreleaser.yaml for the C cross compilers.
+release-snapshot:
+	goreleaser release --snapshot --clean

@@ -56,6 +56,10 @@ Commands:
   price set|list              manage the price book
   secret rotate               re-encrypt upstream API keys under a new secret key
   version                     print version, commit and build date
+  backup <file>               copy the SQLite database consistently, while it serves
+  restore <file>              put a backup in place (gateway stopped; keeps tollgate.db.bak)
+  doctor                      check config, database, channels (1-token test calls), holds
+  healthcheck [--ready]       exit 0 if the local gateway answers /healthz (or /readyz)
 
 Store commands take the same --data-dir / --database-url / --secret-key flags
 (and TOLLGATE_* variables) as serve.
@@ -74,7 +78,15 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	case "serve":
 		err = serve(rest, getenv, stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintf(stdout, "tollgate %s (commit %s, built %s)\n", version, commit, date)
+		printVersion(stdout)
+	case "backup":
+		err = backupCmd(rest, getenv, stdout, stderr)
+	case "restore":
+		err = restoreCmd(rest, getenv, stdout, stderr)
+	case "doctor":
+		err = doctor(rest, getenv, stdout, stderr)
+	case "healthcheck":
+		err = healthcheck(rest, getenv, stdout, stderr)
 	default:
 		err = runCLI(cmd, rest, getenv, stdout, stderr)
 	}
@@ -181,7 +193,7 @@ func (m *Main) Open(ctx context.Context) error {
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
-	e.Use(router.RequestID, router.Recover(m.Logger))
+	e.Use(router.RequestID, requestContext, logRequestErrors(m.Logger), router.Recover(m.Logger))
 	if m.Config.AccessLog {
 		e.Use(accessLog(m.Logger))
 	}
@@ -215,7 +227,7 @@ func (m *Main) Open(ctx context.Context) error {
 			m.Logger.Error("server stopped", "error", err)
 		}
 	}()
-	m.Logger.Info("tollgate listening", "addr", ln.Addr().String(), "store", st.Dialect(), "version", version)
+	m.Logger.Info("tollgate listening", "addr", ln.Addr().String(), "store", st.Dialect(), "version", currentBuild().Version)
 	return nil
 }
 
@@ -406,9 +418,9 @@ var logLevels = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.Lev
 func newLogger(cfg Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: logLevels[cfg.LogLevel]}
 	if cfg.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		return slog.New(requestIDHandler{slog.NewTextHandler(w, opts)})
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(requestIDHandler{slog.NewJSONHandler(w, opts)})
 }
 
 // accessLog writes one structured line per request, with its id; never the query

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestServesFakeOpenAI: the command listens where asked, prints its base URL, answers
+// a chat call in OpenAI's shape with the configured usage, refuses a wrong key, and
+// stops when its context ends.
+func TestServesFakeOpenAI(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--api-key", "sk-up", "--text", "pong", "--prompt-tokens", "7", "--completion-tokens", "3"}, pw, io.Discard)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, pr)
+	base := regexp.MustCompile(`http://\S+/v1`).FindString(line)
+	if base == "" {
+		t.Fatalf("no base URL printed: %q", line)
+	}
+
+	call := func(key string) (*http.Response, []byte) {
+		req, _ := http.NewRequest("POST", base+"/chat/completions", strings.NewReader(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"ping"}]}`))
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	resp, body := call("sk-up")
+	var out struct {
+		Choices []struct{ Message struct{ Content string } }
+	}
+	json.Unmarshal(body, &out)
+	if resp.StatusCode != 200 || len(out.Choices) != 1 || out.Choices[0].Message.Content != "pong" {
+		t.Fatalf("answer %d %s", resp.StatusCode, body)
+	}
+	var usage struct {
+		Usage struct {
+			PromptTokens     int `json:"prompt_tokens"`
+			CompletionTokens int `json:"completion_tokens"`
+		} `json:"usage"`
+	}
+	json.Unmarshal(body, &usage)
+	if usage.Usage.PromptTokens != 7 || usage.Usage.CompletionTokens != 3 {
+		t.Fatalf("usage %s", body)
+	}
+	if resp, body := call("sk-wrong"); resp.StatusCode != 401 {
+		t.Fatalf("wrong key: %d %s", resp.StatusCode, body)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("did not stop")
+	}
+}
+
+func TestBadFlag(t *testing.T) {
+	if err := run(context.Background(), []string{"--addr", "not-an-address"}, io.Discard, io.Discard); err == nil {
+		t.Fatal("listened on a bad address")
+	}
+}
