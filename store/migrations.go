@@ -144,6 +144,10 @@ var migrations = []string{
 
 	// 7: rate limits per key and per tenant (store/limits.go).
 	migrationLimits,
+
+	// 8: the dashboard's admin users, sessions, sign-in throttle and daily usage
+	// rollup (store/dashboard.go).
+	migrationDashboard,
 }
 
 // SchemaVersion is the version a fully migrated database reports.

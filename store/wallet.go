@@ -208,6 +208,10 @@ func insertRecord(tx *gorm.DB, r *CallRecord, now int64) error {
 	if len(r.Attempts) > 0 {
 		attempts, _ = json.Marshal(r.Attempts)
 	}
+	// The dashboard's daily rollup moves with the log, in this transaction (store/dashboard.go).
+	if err := rollUp(tx, r); err != nil {
+		return err
+	}
 	return tx.Exec(`INSERT INTO usage_records (request_id, tenant_id, key_id, endpoint, model, upstream_model, channel_id, provider,
 		status, error_code, error_message, stream, prompt_tokens, cached_tokens, cache_write_tokens, completion_tokens,
 		reasoning_tokens, estimated, hold_amount, cost, attempts, latency_ms, created_at)

@@ -1,6 +1,10 @@
 // Package web holds the files the browser gets: templates and static assets,
 // embedded in the binary so one file is the whole deployment. It imports nothing of
 // Tollgate's own, so the screens can change without touching the gateway.
+//
+// Third-party assets live in static/vendor/, copied from their npm packages by
+// scripts/vendor-assets.sh (pinned versions and tarball integrity, licences beside
+// them); nothing is fetched at build or run time.
 package web
 
 import (
@@ -12,12 +16,22 @@ import (
 	"sync"
 )
 
-//go:embed static
+//go:embed static templates
 var files embed.FS
 
 // Static is the tree of static assets, rooted at "static".
 func Static() fs.FS {
 	sub, err := fs.Sub(files, "static")
+	if err != nil {
+		panic(err) // the embedded tree always has the directory
+	}
+	return sub
+}
+
+// Templates is the tree of html/template files, rooted at "templates": layout.html
+// and partials/*.html are shared, each file in pages/ is one screen.
+func Templates() fs.FS {
+	sub, err := fs.Sub(files, "templates")
 	if err != nil {
 		panic(err) // the embedded tree always has the directory
 	}

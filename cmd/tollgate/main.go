@@ -87,6 +87,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		err = doctor(rest, getenv, stdout, stderr)
 	case "healthcheck":
 		err = healthcheck(rest, getenv, stdout, stderr)
+	case "admin":
+		err = adminCmd(rest, getenv, stdout, stderr)
 	default:
 		err = runCLI(cmd, rest, getenv, stdout, stderr)
 	}
@@ -202,6 +204,7 @@ func (m *Main) Open(ctx context.Context) error {
 	e.GET("/metrics", bearerOnly(authorize), gin.WrapH(m.Metrics.Handler()))
 	gw.Register(e)
 	admin.New(st, gw, authorize).AllowPrivateUpstreams(m.Config.AllowPrivateUpstreams).Register(e)
+	admin.NewUI(st, gw, authorize).AllowPrivateUpstreams(m.Config.AllowPrivateUpstreams).Register(e)
 	e.NoRoute(router.NotFound)
 	e.NoMethod(router.MethodNotAllowed)
 
