@@ -16,7 +16,8 @@ import (
 
 // secretFields are request fields whose values never reach the audit log; the entry
 // records only that they were set.
-var secretFields = map[string]bool{"api_key": true, "password": true, "token": true, "key": true, "secret": true, "admin_token": true}
+var secretFields = map[string]bool{"api_key": true, "password": true, "token": true, "key": true, "secret": true, "admin_token": true,
+	"confirm": true, "password_confirm": true, "new_password": true, "current_password": true, "webhook_secret": true}
 
 // Audit records every change made through the admin API or dashboard: who (actor),
 // what (method and route), which object, the request's fields with secrets redacted,

@@ -55,6 +55,7 @@ Commands:
   channel add|list            manage upstream channels
   price set|list              manage the price book
   secret rotate               re-encrypt upstream API keys under a new secret key
+  admin create|passwd|delete|list   manage dashboard users (the first one may also come from the admin token)
   version                     print version, commit and build date
   backup <file>               copy the SQLite database consistently, while it serves
   restore <file>              put a backup in place (gateway stopped; keeps tollgate.db.bak)
@@ -213,9 +214,11 @@ func (m *Main) Open(ctx context.Context) error {
 		Handler:           e,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		BaseContext:       func(net.Listener) context.Context { return m.baseCtx },
-		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+		// No answer, streams included, may outlive the longest upstream call.
+		WriteTimeout: m.Config.UpstreamTimeout + time.Minute,
+		IdleTimeout:  2 * time.Minute,
+		BaseContext:  func(net.Listener) context.Context { return m.baseCtx },
+		ErrorLog:     slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
 	}
 	ln, err := net.Listen("tcp", m.Config.Addr)
 	if err != nil {
