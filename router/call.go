@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"errors"
+	"io"
 	"strconv"
 	"time"
 
@@ -311,4 +312,48 @@ func retryable(ctx context.Context, err error) bool {
 func toBillingUsage(u *providers.Usage) billing.Usage {
 	return billing.Usage{PromptTokens: u.InputTokens, CachedTokens: u.CachedInputTokens, CacheWriteTokens: u.CacheWriteTokens,
 		CompletionTokens: u.OutputTokens, ReasoningTokens: u.ReasoningTokens}
+}
+
+// failover tries the plan's channels in order until one serves the call. try returns
+// nil once it has answered the client, or the attempt's error. Channels whose
+// circuit is open are skipped; the next channel is tried only after a failure
+// another channel could fix, never after the client left.
+func (cl *call) failover(ctx context.Context, model string, plan []route, try func(rt route) error) error {
+	var lastErr error
+	tried := 0
+	for _, rt := range plan {
+		if !cl.g.health.allow(rt.channel.ID, time.Now()) {
+			continue
+		}
+		tried++
+		if lastErr = try(rt); lastErr == nil {
+			return nil
+		}
+		if !retryable(ctx, lastErr) {
+			break
+		}
+	}
+	if tried == 0 {
+		return errAllCircuitsOpen(model)
+	}
+	if errors.Is(lastErr, context.Canceled) && cl.c.Request.Context().Err() != nil {
+		cl.rec.Status, cl.rec.ErrorCode = 499, "client_closed_request"
+		cl.finish(nil)
+		return nil
+	}
+	return lastErr
+}
+
+// firstOf reads a stream's first item before anything reaches the client, so a
+// stream that fails at once can still fail over. ended reports a stream that ended
+// before its first item; on an error the stream is closed.
+func firstOf[T any](cl *call, recv func() (T, error), closeStream func() error) (first T, ended bool, err error) {
+	first, err = timed(cl, recv)
+	switch {
+	case err == io.EOF:
+		return first, true, nil
+	case err != nil:
+		closeStream()
+	}
+	return first, false, err
 }

@@ -3,7 +3,6 @@ package router
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -57,13 +56,7 @@ func (g *Gateway) chat(cl *call) error {
 
 	ctx, cancel := context.WithTimeout(cl.c.Request.Context(), g.cfg.UpstreamTimeout)
 	defer cancel()
-	var lastErr error
-	tried := 0
-	for _, rt := range plan {
-		if !g.health.allow(rt.channel.ID, time.Now()) {
-			continue
-		}
-		tried++
+	return cl.failover(ctx, model, plan, func(rt route) error {
 		upstreamModel := rt.channel.UpstreamModel(model)
 		injectField := ""
 		if inject > 0 {
@@ -78,48 +71,32 @@ func (g *Gateway) chat(cl *call) error {
 		if p.req.Stream {
 			stream, err := rt.provider.ChatStream(ctx, req)
 			var first providers.Chunk
+			ended := false
 			if err == nil {
-				// Read the first event before answering: a stream that fails at once
-				// can still fail over, since nothing has reached the client yet.
-				if first, err = timed(cl, stream.Recv); err != nil && err != io.EOF {
-					stream.Close()
-				}
+				first, ended, err = firstOf(cl, stream.Recv, stream.Close)
 			}
-			cl.attempt(rt, started, ignoreEOF(err))
-			if err == nil || err == io.EOF {
-				cl.served(rt, upstreamModel)
-				g.pumpStream(ctx, cl, p, stream, first, err == io.EOF)
-				return nil
-			}
-			lastErr = err
-		} else {
-			resp, err := rt.provider.Chat(ctx, req)
 			cl.attempt(rt, started, err)
-			if err == nil {
-				cl.served(rt, upstreamModel)
-				usage := g.chatUsage(cl, p, resp)
-				cl.rec.Status = http.StatusOK
-				cl.finish(&usage)
-				cl.c.Header("X-Tollgate-Cost-Usd", cl.rec.Cost.String())
-				cl.overheadHeader()
-				cl.c.Data(http.StatusOK, "application/json", resp.Body)
-				return nil
+			if err != nil {
+				return err
 			}
-			lastErr = err
+			cl.served(rt, upstreamModel)
+			g.pumpStream(ctx, cl, p, stream, first, ended)
+			return nil
 		}
-		if !retryable(ctx, lastErr) {
-			break
+		resp, err := rt.provider.Chat(ctx, req)
+		cl.attempt(rt, started, err)
+		if err != nil {
+			return err
 		}
-	}
-	if tried == 0 {
-		return errAllCircuitsOpen(model)
-	}
-	if errors.Is(lastErr, context.Canceled) && cl.c.Request.Context().Err() != nil {
-		cl.rec.Status, cl.rec.ErrorCode = 499, "client_closed_request"
-		cl.finish(nil)
+		cl.served(rt, upstreamModel)
+		usage := g.chatUsage(cl, p, resp)
+		cl.rec.Status = http.StatusOK
+		cl.finish(&usage)
+		cl.c.Header("X-Tollgate-Cost-Usd", cl.rec.Cost.String())
+		cl.overheadHeader()
+		cl.c.Data(http.StatusOK, "application/json", resp.Body)
 		return nil
-	}
-	return lastErr
+	})
 }
 
 // admit checks the model against the key and the catalog, and returns the channels
@@ -268,11 +245,4 @@ func (g *Gateway) pumpStream(ctx context.Context, cl *call, p *parsedChat, strea
 		// the end of its stream was billed, even if the process dies right after.
 		_ = w.WriteDone()
 	}
-}
-
-func ignoreEOF(err error) error {
-	if err == io.EOF {
-		return nil
-	}
-	return err
 }

@@ -43,6 +43,10 @@ func (g *Gateway) embeddings(cl *call) error {
 	if err != nil {
 		return err
 	}
+	plan = embedders(plan)
+	if len(plan) == 0 {
+		return apiErr(ErrNoChannel, "", "No channel serving '%s' supports embeddings.", req.Model)
+	}
 	// Input text: its byte length bounds its tokens; pre-tokenized input: its count is exact.
 	bound := tokens
 	for _, t := range texts {
@@ -64,55 +68,34 @@ func (g *Gateway) embeddings(cl *call) error {
 
 	ctx, cancel := context.WithTimeout(cl.c.Request.Context(), g.cfg.UpstreamTimeout)
 	defer cancel()
-	var lastErr error
-	tried := 0
-	for _, rt := range plan {
-		emb, ok := rt.provider.(providers.Embedder)
-		if !ok || !g.health.allow(rt.channel.ID, time.Now()) {
-			continue
-		}
-		tried++
+	return cl.failover(ctx, req.Model, plan, func(rt route) error {
+		emb := rt.provider.(providers.Embedder)
 		upstreamModel := rt.channel.UpstreamModel(req.Model)
-		f := make(map[string]json.RawMessage, len(fields))
-		for k, v := range fields {
-			f[k] = v
+		reqBody, err := rewritten(fields, map[string]any{"model": upstreamModel})
+		if err != nil {
+			return err
 		}
-		for _, k := range strippedFields {
-			delete(f, k)
-		}
-		f["model"], _ = json.Marshal(upstreamModel)
-		reqBody, _ := json.Marshal(f)
 		started := time.Now()
 		resp, err := emb.Embeddings(ctx, &providers.EmbeddingsRequest{Body: reqBody, Model: upstreamModel})
 		cl.attempt(rt, started, err)
-		if err == nil {
-			cl.served(rt, upstreamModel)
-			var usage billing.Usage
-			if resp.Usage != nil {
-				usage = toBillingUsage(resp.Usage)
-			} else {
-				cl.rec.Estimated = true
-				usage = billing.Usage{PromptTokens: exact()}
-			}
-			cl.rec.Status = http.StatusOK
-			cl.finish(&usage)
-			cl.c.Header("X-Tollgate-Cost-Usd", cl.rec.Cost.String())
-			cl.overheadHeader()
-			cl.c.Data(http.StatusOK, "application/json", resp.Body)
-			return nil
+		if err != nil {
+			return err
 		}
-		lastErr = err
-		if !retryable(ctx, lastErr) {
-			break
+		cl.served(rt, upstreamModel)
+		var usage billing.Usage
+		if resp.Usage != nil {
+			usage = toBillingUsage(resp.Usage)
+		} else {
+			cl.rec.Estimated = true
+			usage = billing.Usage{PromptTokens: exact()}
 		}
-	}
-	if tried == 0 {
-		return errAllCircuitsOpen(req.Model)
-	}
-	if lastErr == nil {
-		return apiErr(ErrNoChannel, "", "No channel serving '%s' supports embeddings.", req.Model)
-	}
-	return lastErr
+		cl.rec.Status = http.StatusOK
+		cl.finish(&usage)
+		cl.c.Header("X-Tollgate-Cost-Usd", cl.rec.Cost.String())
+		cl.overheadHeader()
+		cl.c.Data(http.StatusOK, "application/json", resp.Body)
+		return nil
+	})
 }
 
 // embeddingInputs validates input (a string, an array of strings, an array of token
@@ -156,4 +139,15 @@ func embeddingInputs(raw json.RawMessage) (texts []string, tokens int64, err err
 		return nil, tokens, nil
 	}
 	return nil, 0, bad
+}
+
+// embedders keeps the routes whose adapter serves embeddings.
+func embedders(plan []route) []route {
+	out := plan[:0:0]
+	for _, rt := range plan {
+		if _, ok := rt.provider.(providers.Embedder); ok {
+			out = append(out, rt)
+		}
+	}
+	return out
 }

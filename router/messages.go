@@ -100,17 +100,13 @@ func withModel(body []byte, model, provider string, translated bool) ([]byte, er
 	if err := json.Unmarshal(body, &f); err != nil {
 		return nil, err
 	}
-	for _, k := range strippedFields {
-		delete(f, k)
-	}
-	f["model"], _ = json.Marshal(model)
 	if translated && openai.MaxTokensField(provider) == "max_completion_tokens" {
 		if v, ok := f["max_tokens"]; ok {
 			f["max_completion_tokens"] = v
 			delete(f, "max_tokens")
 		}
 	}
-	return json.Marshal(f)
+	return rewritten(f, map[string]any{"model": model})
 }
 
 // messages serves POST /v1/messages.
@@ -143,13 +139,7 @@ func (g *Gateway) messages(cl *call) error {
 
 	ctx, cancel := context.WithTimeout(cl.c.Request.Context(), g.cfg.UpstreamTimeout)
 	defer cancel()
-	var lastErr error
-	tried := 0
-	for _, rt := range plan {
-		if !g.health.allow(rt.channel.ID, time.Now()) {
-			continue
-		}
-		tried++
+	return cl.failover(ctx, m.model, plan, func(rt route) error {
 		upstreamModel := rt.channel.UpstreamModel(m.model)
 		native, isNative := rt.provider.(*anthropic.Client)
 		src := m.openAIBody
@@ -163,31 +153,14 @@ func (g *Gateway) messages(cl *call) error {
 		started := time.Now()
 		switch {
 		case isNative && m.stream:
-			err = g.nativeStream(ctx, cl, rt, upstreamModel, native, reqBody, m, started)
+			return g.nativeStream(ctx, cl, rt, upstreamModel, native, reqBody, m, started)
 		case isNative:
-			err = g.nativeMessage(ctx, cl, rt, upstreamModel, native, reqBody, started)
+			return g.nativeMessage(ctx, cl, rt, upstreamModel, native, reqBody, started)
 		case m.stream:
-			err = g.translatedStream(ctx, cl, rt, upstreamModel, reqBody, m, started)
-		default:
-			err = g.translatedMessage(ctx, cl, rt, upstreamModel, reqBody, m, started)
+			return g.translatedStream(ctx, cl, rt, upstreamModel, reqBody, m, started)
 		}
-		if err == nil {
-			return nil
-		}
-		lastErr = err
-		if !retryable(ctx, lastErr) {
-			break
-		}
-	}
-	if tried == 0 {
-		return errAllCircuitsOpen(m.model)
-	}
-	if errors.Is(lastErr, context.Canceled) && cl.c.Request.Context().Err() != nil {
-		cl.rec.Status, cl.rec.ErrorCode = 499, "client_closed_request"
-		cl.finish(nil)
-		return nil
-	}
-	return lastErr
+		return g.translatedMessage(ctx, cl, rt, upstreamModel, reqBody, m, started)
+	})
 }
 
 // answer settles a plain call and writes its Anthropic-format body.
@@ -289,13 +262,12 @@ func (cl *call) streamEnd(usage *providers.Usage, text []byte, promptTokens func
 func (g *Gateway) nativeStream(ctx context.Context, cl *call, rt route, upstreamModel string, c *anthropic.Client, body []byte, m *messagesRequest, started time.Time) error {
 	stream, err := c.MessagesStream(ctx, &anthropic.MessagesRequest{Body: body, Model: upstreamModel, Stream: true})
 	var first anthropic.NativeEvent
+	ended := false
 	if err == nil {
-		if first, err = timed(cl, stream.Recv); err != nil && err != io.EOF {
-			stream.Close()
-		}
+		first, ended, err = firstOf(cl, stream.Recv, stream.Close)
 	}
-	cl.attempt(rt, started, ignoreEOF(err))
-	if err != nil && err != io.EOF {
+	cl.attempt(rt, started, err)
+	if err != nil {
 		return err
 	}
 	defer stream.Close()
@@ -308,7 +280,11 @@ func (g *Gateway) nativeStream(ctx context.Context, cl *call, rt route, upstream
 	var streamErr error
 	clientGone := false
 	last := ""
-	for ev, rerr := first, err; ; ev, rerr = timed(cl, stream.Recv) {
+	ev, rerr := first, error(nil)
+	if ended {
+		rerr = io.EOF
+	}
+	for ; ; ev, rerr = timed(cl, stream.Recv) {
 		if rerr == io.EOF {
 			break
 		}
@@ -343,13 +319,12 @@ func (g *Gateway) nativeStream(ctx context.Context, cl *call, rt route, upstream
 func (g *Gateway) translatedStream(ctx context.Context, cl *call, rt route, upstreamModel string, body []byte, m *messagesRequest, started time.Time) error {
 	stream, err := rt.provider.ChatStream(ctx, &providers.ChatRequest{Body: body, Model: upstreamModel, Stream: true})
 	var first providers.Chunk
+	ended := false
 	if err == nil {
-		if first, err = timed(cl, stream.Recv); err != nil && err != io.EOF {
-			stream.Close()
-		}
+		first, ended, err = firstOf(cl, stream.Recv, stream.Close)
 	}
-	cl.attempt(rt, started, ignoreEOF(err))
-	if err != nil && err != io.EOF {
+	cl.attempt(rt, started, err)
+	if err != nil {
 		return err
 	}
 	defer stream.Close()
@@ -362,7 +337,11 @@ func (g *Gateway) translatedStream(ctx context.Context, cl *call, rt route, upst
 	var text bytes.Buffer
 	var streamErr error
 	clientGone := false
-	for chunk, rerr := first, err; ; chunk, rerr = timed(cl, stream.Recv) {
+	chunk, rerr := first, error(nil)
+	if ended {
+		rerr = io.EOF
+	}
+	for ; ; chunk, rerr = timed(cl, stream.Recv) {
 		if rerr == io.EOF {
 			break
 		}

@@ -235,16 +235,9 @@ func writeContentText(b *strings.Builder, content json.RawMessage) {
 // Duplicate keys of the client's JSON collapse to the value the gateway read, so the
 // model billed is always the model sent.
 func (p *parsedChat) upstreamBody(model string, injectField string, inject int64) ([]byte, error) {
-	f := make(map[string]json.RawMessage, len(p.fields)+2)
-	for k, v := range p.fields {
-		f[k] = v
-	}
-	for _, k := range strippedFields {
-		delete(f, k)
-	}
-	f["model"], _ = json.Marshal(model)
+	set := map[string]any{"model": model}
 	if injectField != "" {
-		f[injectField], _ = json.Marshal(inject)
+		set[injectField] = inject
 	}
 	if p.req.Stream {
 		var so map[string]json.RawMessage
@@ -255,7 +248,27 @@ func (p *parsedChat) upstreamBody(model string, injectField string, inject int64
 			so = map[string]json.RawMessage{}
 		}
 		so["include_usage"] = json.RawMessage("true")
-		f["stream_options"], _ = json.Marshal(so)
+		set["stream_options"] = so
+	}
+	return rewritten(p.fields, set)
+}
+
+// rewritten renders a client's JSON object for an upstream: every field it sent,
+// except those the gateway never forwards (strippedFields), with set's values put in.
+func rewritten(fields map[string]json.RawMessage, set map[string]any) ([]byte, error) {
+	f := make(map[string]json.RawMessage, len(fields)+len(set))
+	for k, v := range fields {
+		f[k] = v
+	}
+	for _, k := range strippedFields {
+		delete(f, k)
+	}
+	for k, v := range set {
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		f[k] = raw
 	}
 	return json.Marshal(f)
 }
