@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -356,4 +357,14 @@ func firstOf[T any](cl *call, recv func() (T, error), closeStream func() error) 
 		closeStream()
 	}
 	return first, false, err
+}
+
+// answer settles a plain (non-streaming) call and writes its body, with the cost
+// and the overhead in headers.
+func (cl *call) answer(usage billing.Usage, body []byte) {
+	cl.rec.Status = http.StatusOK
+	cl.finish(&usage)
+	cl.c.Header("X-Tollgate-Cost-Usd", cl.rec.Cost.String())
+	cl.overheadHeader()
+	cl.c.Data(http.StatusOK, "application/json", body)
 }

@@ -90,11 +90,7 @@ func (g *Gateway) chat(cl *call) error {
 		}
 		cl.served(rt, upstreamModel)
 		usage := g.chatUsage(cl, p, resp)
-		cl.rec.Status = http.StatusOK
-		cl.finish(&usage)
-		cl.c.Header("X-Tollgate-Cost-Usd", cl.rec.Cost.String())
-		cl.overheadHeader()
-		cl.c.Data(http.StatusOK, "application/json", resp.Body)
+		cl.answer(usage, resp.Body)
 		return nil
 	})
 }

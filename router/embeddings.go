@@ -3,7 +3,6 @@ package router
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"strings"
 	"time"
 
@@ -89,11 +88,7 @@ func (g *Gateway) embeddings(cl *call) error {
 			cl.rec.Estimated = true
 			usage = billing.Usage{PromptTokens: exact()}
 		}
-		cl.rec.Status = http.StatusOK
-		cl.finish(&usage)
-		cl.c.Header("X-Tollgate-Cost-Usd", cl.rec.Cost.String())
-		cl.overheadHeader()
-		cl.c.Data(http.StatusOK, "application/json", resp.Body)
+		cl.answer(usage, resp.Body)
 		return nil
 	})
 }

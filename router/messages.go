@@ -163,15 +163,6 @@ func (g *Gateway) messages(cl *call) error {
 	})
 }
 
-// answer settles a plain call and writes its Anthropic-format body.
-func (cl *call) answer(usage billing.Usage, body []byte) {
-	cl.rec.Status = http.StatusOK
-	cl.finish(&usage)
-	cl.c.Header("X-Tollgate-Cost-Usd", cl.rec.Cost.String())
-	cl.overheadHeader()
-	cl.c.Data(http.StatusOK, "application/json", body)
-}
-
 func (g *Gateway) nativeMessage(ctx context.Context, cl *call, rt route, upstreamModel string, c *anthropic.Client, body []byte, started time.Time) error {
 	resp, err := c.Messages(ctx, &anthropic.MessagesRequest{Body: body, Model: upstreamModel})
 	cl.attempt(rt, started, err)
