@@ -21,6 +21,7 @@ func BenchmarkReserveSettle(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
+	b.SetParallelism(16) // 32 callers on 2 cores, as under load
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

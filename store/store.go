@@ -52,6 +52,7 @@ type Store struct {
 	w, r    *gorm.DB
 	dialect dialect
 	sealer  *sealer
+	batch   *batcher // group commit of wallet writes (SQLite only)
 }
 
 type dialect int
@@ -92,6 +93,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
+	}
+	if s.dialect == dialectSQLite {
+		s.startBatcher()
 	}
 	return s, nil
 }
@@ -166,6 +170,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close releases the database connections.
 func (s *Store) Close() error {
+	s.stopBatcher()
 	var errs []error
 	seen := map[*gorm.DB]bool{}
 	for _, db := range []*gorm.DB{s.r, s.w} {

@@ -57,7 +57,7 @@ func (s *Store) Reserve(ctx context.Context, req billing.HoldRequest) (billing.H
 		ttl = 15 * time.Minute
 	}
 	hold := billing.Hold{ID: newID("hold"), TenantID: req.TenantID, KeyID: req.KeyID, Amount: req.Amount}
-	err := s.tx(ctx, func(tx *gorm.DB) error {
+	err := s.walletTx(ctx, func(tx *gorm.DB) error {
 		res := tx.Exec(`UPDATE tenants SET held = held + ? WHERE id = ? AND balance - held + credit_limit >= ?`,
 			req.Amount, req.TenantID, req.Amount)
 		if res.Error != nil {
@@ -135,7 +135,7 @@ func takeHold(tx *gorm.DB, id string) (holdRow, error) {
 // returns what was debited; settling the same hold again is ErrHoldNotFound.
 func (s *Store) Settle(ctx context.Context, hold billing.Hold, rec CallRecord) (billing.Nanos, error) {
 	var charged billing.Nanos
-	err := s.tx(ctx, func(tx *gorm.DB) error {
+	err := s.walletTx(ctx, func(tx *gorm.DB) error {
 		h, err := takeHold(tx, hold.ID)
 		if err != nil {
 			return err
@@ -169,7 +169,7 @@ func (s *Store) Settle(ctx context.Context, hold billing.Hold, rec CallRecord) (
 // Release ends a hold without a debit (the call failed or was never made) and, when
 // rec is given, logs the call.
 func (s *Store) Release(ctx context.Context, hold billing.Hold, rec *CallRecord) error {
-	return s.tx(ctx, func(tx *gorm.DB) error {
+	return s.walletTx(ctx, func(tx *gorm.DB) error {
 		h, err := takeHold(tx, hold.ID)
 		if err != nil {
 			return err
@@ -197,7 +197,7 @@ func releaseHeld(tx *gorm.DB, h holdRow) error {
 
 // RecordCall logs a call that held nothing (refused before a hold, e.g. 402 or 404).
 func (s *Store) RecordCall(ctx context.Context, rec CallRecord) error {
-	return s.tx(ctx, func(tx *gorm.DB) error { return insertRecord(tx, &rec, nowMillis()) })
+	return s.walletTx(ctx, func(tx *gorm.DB) error { return insertRecord(tx, &rec, nowMillis()) })
 }
 
 func insertRecord(tx *gorm.DB, r *CallRecord, now int64) error {
