@@ -107,7 +107,7 @@ func (s *Store) runBatches(b *batcher) {
 func (s *Store) commitBatch(batch []*batchOp) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.wb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		for i, op := range batch {
 			sp := fmt.Sprintf("w%d", i)
 			if err := tx.SavePoint(sp).Error; err != nil {
@@ -131,4 +131,5 @@ func (s *Store) commitBatch(batch []*batchOp) {
 		}
 		close(op.done)
 	}
+	s.pool.prepareSeen(ctx)
 }

@@ -52,7 +52,9 @@ type Store struct {
 	w, r    *gorm.DB
 	dialect dialect
 	sealer  *sealer
-	batch   *batcher // group commit of wallet writes (SQLite only)
+	batch   *batcher  // group commit of wallet writes (SQLite only)
+	wb      *gorm.DB  // the batcher's view of the writer: statements prepared once
+	pool    *stmtPool // ...kept here
 }
 
 type dialect int
@@ -142,6 +144,12 @@ func (s *Store) openSQLite(dsn string, busy time.Duration, cfg *gorm.Config) err
 	rdb, _ := r.DB()
 	rdb.SetMaxOpenConns(8)
 	rdb.SetMaxIdleConns(8)
+	s.pool = newStmtPool(wdb)
+	if s.wb, err = gorm.Open(sqlite.New(sqlite.Config{Conn: s.pool}), &gorm.Config{Logger: logger.Discard, SkipDefaultTransaction: true}); err != nil {
+		wdb.Close()
+		rdb.Close()
+		return fmt.Errorf("%w: open sqlite: %v", ErrUnavailable, err)
+	}
 	s.w, s.r, s.dialect = w, r, dialectSQLite
 	return nil
 }
@@ -171,6 +179,9 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close releases the database connections.
 func (s *Store) Close() error {
 	s.stopBatcher()
+	if s.pool != nil {
+		s.pool.close()
+	}
 	var errs []error
 	seen := map[*gorm.DB]bool{}
 	for _, db := range []*gorm.DB{s.r, s.w} {
