@@ -14,14 +14,21 @@
 # cmd/tollgate/docker_test.go runs the built binary with this file's ENTRYPOINT, ENV
 # and HEALTHCHECK outside Docker; keep those instructions in their exec (JSON) form.
 
+# The build runs on go1.27.3, the one toolchain of builds, tests and releases (as in
+# the Makefile, .ci/run, install.sh and .goreleaser.yaml): Go 1.26.8's net/http,
+# crypto/tls and crypto/x509 have known vulnerabilities that 1.27.3 fixes. The base
+# image is Go 1.26.8's; GOTOOLCHAIN makes its go command fetch go1.27.3 from the Go
+# module proxy (checksum-verified, into the module cache) and run that for every step.
+# The golang image sets GOTOOLCHAIN=local, so the ENV below must stay.
 ARG GO_VERSION=1.26.8
 
 FROM golang:${GO_VERSION}-bookworm AS build
+ENV GOTOOLCHAIN=go1.27.3
 # The golang image already has gcc and libc6-dev; fail early and clearly if not.
 RUN gcc --version >/dev/null
 WORKDIR /src
 COPY go.mod go.sum ./
-RUN --mount=type=cache,target=/go/pkg/mod go mod download
+RUN --mount=type=cache,target=/go/pkg/mod go version && go mod download
 COPY . .
 ARG VERSION=dev
 ARG COMMIT=none

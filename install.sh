@@ -29,6 +29,10 @@
 set -eu
 
 MODULE=github.com/tollgate-gw/tollgate
+# Source builds use the Go toolchain of the release builds, whatever Go is installed:
+# the go command (1.21 or newer) fetches it from the Go module proxy. Go 1.26.8's
+# net/http, crypto/tls and crypto/x509 have known vulnerabilities that it fixes.
+GO_TOOLCHAIN=go1.27.3
 DEFAULT_RELEASE_URL=https://github.com/tollgate-gw/tollgate/releases
 SERVICE=tollgate
 SERVICE_USER=tollgate
@@ -294,9 +298,9 @@ check_build_tools() {
 	if [ -z "$minor" ] || [ "$minor" -lt 21 ]; then
 		die "Go ${gover:-(unknown version)} is too old to build Tollgate: install Go 1.26 or newer (https://go.dev/dl/)"
 	fi
-	if [ "$minor" -lt 26 ]; then
-		note "Go $gover will download the Go 1.26 toolchain Tollgate needs (GOTOOLCHAIN=auto)"
-	fi
+	# The first time, the go command fetches the toolchain (and says so on stderr).
+	bgover=$(GOTOOLCHAIN=$GO_TOOLCHAIN go env GOVERSION) ||
+		die "Go $gover could not get the $GO_TOOLCHAIN toolchain Tollgate builds with (output above): check that the Go module proxy ($(go env GOPROXY 2>/dev/null)) is reachable"
 	cc=${CC:-$(go env CC 2>/dev/null || echo gcc)}
 	cc_cmd=${cc%% *}
 	if ! have "$cc_cmd"; then
@@ -306,7 +310,7 @@ check_build_tools() {
 		esac
 		die "building from source needs a C compiler ('$cc_cmd' not found): Tollgate's SQLite driver (mattn/go-sqlite3) uses cgo. Install one with: $hint"
 	fi
-	note "Go $gover, C compiler $cc_cmd (cgo, for SQLite)"
+	note "building with Go $bgover (installed: $gover), C compiler $cc_cmd (cgo, for SQLite)"
 }
 
 build_from_tree() {
@@ -321,7 +325,7 @@ build_from_tree() {
 		bcommit=$(git -C "$dir" rev-parse --short=12 HEAD 2>/dev/null || echo none)
 	fi
 	bdate=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-	(cd "$dir" && CGO_ENABLED=1 GOBIN="$tmp/bin" go install -trimpath -buildvcs=false \
+	(cd "$dir" && CGO_ENABLED=1 GOTOOLCHAIN=$GO_TOOLCHAIN GOBIN="$tmp/bin" go install -trimpath -buildvcs=false \
 		-ldflags "-s -w -X main.version=$bver -X main.commit=$bcommit -X main.date=$bdate" ./cmd/tollgate) ||
 		die "go install failed in $dir (compiler output above)"
 	new_bin=$tmp/bin/tollgate
@@ -332,7 +336,7 @@ build_from_module() {
 	if [ "$version" = latest ]; then modver=latest; else modver=v$version; fi
 	say "Building $MODULE/cmd/tollgate@$modver from source"
 	check_build_tools
-	CGO_ENABLED=1 GOBIN="$tmp/bin" go install -trimpath "$MODULE/cmd/tollgate@$modver" ||
+	CGO_ENABLED=1 GOTOOLCHAIN=$GO_TOOLCHAIN GOBIN="$tmp/bin" go install -trimpath "$MODULE/cmd/tollgate@$modver" ||
 		die "go install $MODULE/cmd/tollgate@$modver failed (output above): check the version, and that the Go module proxy ($(go env GOPROXY 2>/dev/null)) is reachable"
 	new_bin=$tmp/bin/tollgate
 	installed_from="Go module $MODULE@$modver"

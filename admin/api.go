@@ -15,6 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/tollgate-gw/tollgate/router"
 	"github.com/tollgate-gw/tollgate/store"
+	"github.com/tollgate-gw/tollgate/webui"
 )
 
 // Prefix is the path Register mounts the API under; the version in it lets a later,
@@ -45,8 +46,11 @@ type API struct {
 	notify Notifier
 	// allowPrivate admits channel base URLs on private addresses (see checkPrivate).
 	allowPrivate bool
-	authorize    func(token string) bool
-	now          func() time.Time
+	// allowPrivateHooks admits low-balance alert URLs on private addresses.
+	allowPrivateHooks bool
+	publicURL         string // for invite links
+	authorize         func(token string) bool
+	now               func() time.Time
 }
 
 // New returns the admin API. authorize decides whether a bearer token is the admin
@@ -103,6 +107,7 @@ func (a *API) Register(r gin.IRouter) {
 	g.GET("/requests", a.handle(a.requests))
 	g.GET("/holds", a.handle(a.holds))
 	g.GET("/audit", a.handle(a.auditLog))
+	a.registerPortal(g)
 }
 
 // authenticate admits a request only with the admin token as a bearer credential.
@@ -265,20 +270,10 @@ func shorten(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// checkText refuses a required or length-bounded text field with a message naming it.
+// checkText refuses a required or length-bounded text field with a message naming
+// it; the dashboard's and the portal's forms apply the same rule.
 func checkText(param, s string, required bool, maxLen int) error {
-	if required && s == "" {
-		return invalid(param, "%s is required and must not be blank.", param)
-	}
-	if len(s) > maxLen {
-		return invalid(param, "%s is %d bytes long; at most %d are allowed.", param, len(s), maxLen)
-	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			return invalid(param, "%s must not contain control characters (newlines, tabs, ...).", param)
-		}
-	}
-	return nil
+	return webui.CheckText(param, s, required, maxLen)
 }
 
 // created answers 201 with a body, so every create endpoint answers alike.

@@ -2,14 +2,13 @@ package admin
 
 import (
 	"context"
-	"errors"
-	"html/template"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/tollgate-gw/tollgate/router"
 	"github.com/tollgate-gw/tollgate/store"
+	"github.com/tollgate-gw/tollgate/webui"
 )
 
 // UIPrefix is where the dashboard is served: server-rendered pages beside the JSON
@@ -41,7 +40,7 @@ type UI struct {
 	store     *store.Store
 	gw        Gateway
 	authorize func(token string) bool
-	pages     map[string]*template.Template
+	site      *webui.Site  // the dashboard's pages, cookies and assets
 	client    *http.Client // sends the channel "test" calls
 	rules     *API         // the JSON API's checks, shared so both refuse the same input
 	cache     dayCache     // finished days of the usage rollup
@@ -59,7 +58,9 @@ func NewUI(st *store.Store, gw Gateway, authorize func(token string) bool) *UI {
 	if gw == nil {
 		gw = nopGateway{}
 	}
-	return &UI{store: st, gw: gw, authorize: authorize, pages: pages, client: router.NewUpstreamClientFor(false),
+	s := *site
+	s.Pages = pages
+	return &UI{store: st, gw: gw, authorize: authorize, site: &s, client: router.NewUpstreamClientFor(false),
 		rules: New(st, gw, authorize), now: time.Now}
 }
 
@@ -81,8 +82,8 @@ func (nopGateway) ChannelHealth() []router.ChannelHealth { return nil }
 // Register mounts the dashboard under UIPrefix. Sign-in pages and assets are open;
 // every other page needs a session, and every form post its CSRF token.
 func (u *UI) Register(r gin.IRouter) {
-	g := r.Group(UIPrefix, securityHeaders)
-	g.GET("/static/:sum/*file", u.static)
+	g := r.Group(UIPrefix, webui.SecurityHeaders)
+	g.GET("/static/:sum/*file", webui.Static)
 	g.GET("/login", u.loginPage)
 	g.POST("/login", u.limitBody, u.login)
 	g.POST("/setup", u.limitBody, u.setup)
@@ -98,6 +99,10 @@ func (u *UI) Register(r gin.IRouter) {
 	a.POST("/tenants/:id/credit-limit", u.creditLimit)
 	a.POST("/tenants/:id/keys", u.createKey)
 	a.POST("/keys/:id/revoke", u.revokeKey)
+	a.POST("/tenants/:id/invites", u.invite)
+	a.GET("/redeem", u.redeemBatches)
+	a.POST("/redeem", u.createRedeemBatch)
+	a.GET("/redeem/:id/codes.csv", u.exportRedeemCodes)
 	a.GET("/channels", u.channels)
 	a.GET("/channels/new", u.newChannel)
 	a.POST("/channels", u.createChannel)
@@ -116,25 +121,8 @@ func (u *UI) Register(r gin.IRouter) {
 	go u.warm()
 }
 
-// securityHeaders keeps pages out of frames and caches and lets the browser load
-// only our own scripts and styles.
-func securityHeaders(c *gin.Context) {
-	h := c.Writer.Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "same-origin")
-	h.Set("Cache-Control", "no-store")
-	c.Next()
-}
-
 // limitBody bounds what a form post may send.
-func (u *UI) limitBody(c *gin.Context) {
-	if c.Request.Body != nil {
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, uiBodyBytes)
-	}
-	c.Next()
-}
+func (u *UI) limitBody(c *gin.Context) { webui.LimitBody(uiBodyBytes)(c) }
 
 // reload tells the gateway that channels or prices changed, bounded like the API's.
 func (u *UI) reload(c *gin.Context, what string) error {
@@ -145,19 +133,4 @@ func (u *UI) reload(c *gin.Context, what string) error {
 			"The %s was saved, but the gateway could not reload its channels and prices (%v); calls keep the previous routing until a reload succeeds.", what, err)
 	}
 	return nil
-}
-
-// statusOf picks the HTTP status a page answers an error with.
-func statusOf(err error) int {
-	switch {
-	case errors.Is(err, router.ErrInvalidRequest), errors.Is(err, store.ErrInvalid):
-		return http.StatusBadRequest
-	case errors.Is(err, store.ErrNotFound):
-		return http.StatusNotFound
-	case errors.Is(err, store.ErrConflict):
-		return http.StatusConflict
-	case errors.Is(err, store.ErrUnavailable):
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
 }

@@ -1,12 +1,6 @@
 package admin
 
 import (
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/url"
@@ -16,17 +10,15 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/tollgate-gw/tollgate/store"
+	"github.com/tollgate-gw/tollgate/webui"
 )
 
-// Cookie and field names of the dashboard's sign-in machinery.
+// Names of the dashboard's sign-in machinery (webui scopes the cookies to UIPrefix).
 const (
 	sessionCookie = "tollgate_session" // the session id; only its digest is stored
-	anonCookie    = "tollgate_csrf"    // double-submit token for the sign-in forms
-	flashCookie   = "tollgate_flash"   // one message for the next page
-	csrfField     = "csrf_token"       // hidden field in every form
-	csrfHeader    = "X-CSRF-Token"     // the same token on htmx requests
+	csrfField     = webui.CSRFField    // hidden field in every form
 	ctxSession    = "tollgate.ui.session"
-	ctxAnonCSRF   = "tollgate.ui.anon_csrf"
+	csrfPurpose   = "tollgate dashboard csrf"
 )
 
 // uiSession is the signed-in admin as handlers see it.
@@ -54,23 +46,11 @@ func sessionActor(c *gin.Context) string {
 	return "anonymous"
 }
 
-// csrfFor derives a session's CSRF token from its secret id, so it needs no storage
-// and cannot be guessed by a page that does not hold the session cookie.
-func csrfFor(sessionID string) string {
-	m := hmac.New(sha256.New, []byte(sessionID))
-	m.Write([]byte("tollgate dashboard csrf"))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-// secure says whether cookies must be Secure: the request came over TLS, directly
-// or through a proxy that says so.
-func secure(c *gin.Context) bool {
-	return c.Request.TLS != nil || strings.EqualFold(c.GetHeader("X-Forwarded-Proto"), "https")
-}
+// csrfFor derives a session's CSRF token from its secret id.
+func csrfFor(sessionID string) string { return webui.CSRFFor(sessionID, csrfPurpose) }
 
 func (u *UI) setCookie(c *gin.Context, name, value string, maxAge int) {
-	http.SetCookie(c.Writer, &http.Cookie{Name: name, Value: value, Path: UIPrefix, MaxAge: maxAge,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure(c)})
+	u.site.SetCookie(c, name, value, maxAge)
 }
 
 // requireSession admits a request with a live session, refreshes the session when
@@ -111,11 +91,7 @@ func (u *UI) requireSession(c *gin.Context) {
 	s := uiSession{id: id, email: sess.Email, csrf: csrfFor(id)}
 	c.Set(ctxSession, s)
 	if c.Request.Method != http.MethodGet && c.Request.Method != http.MethodHead {
-		sent := c.GetHeader(csrfHeader)
-		if sent == "" {
-			sent = c.PostForm(csrfField)
-		}
-		if subtle.ConstantTimeCompare([]byte(sent), []byte(s.csrf)) != 1 {
+		if !webui.CSRFValid(c, s.csrf) {
 			u.render(c, http.StatusForbidden, "error", view{Title: "Forbidden", Data: errorPage{Status: http.StatusForbidden,
 				Message: "This form has expired or did not come from the dashboard (its security token does not match). Reload the page and try again."}})
 			c.Abort()
@@ -125,32 +101,17 @@ func (u *UI) requireSession(c *gin.Context) {
 	c.Next()
 }
 
-// anonCSRF returns the sign-in forms' token, setting its cookie when absent: a form
-// is accepted only when it sends back the value of the cookie (double submit).
-func (u *UI) anonCSRF(c *gin.Context) string {
-	if v, err := c.Cookie(anonCookie); err == nil && len(v) >= 32 {
-		c.Set(ctxAnonCSRF, v)
-		return v
-	}
-	var b [24]byte
-	_, _ = rand.Read(b[:])
-	v := base64.RawURLEncoding.EncodeToString(b[:])
-	u.setCookie(c, anonCookie, v, 0)
-	c.Set(ctxAnonCSRF, v)
-	return v
-}
+// anonCSRF returns the sign-in forms' double-submit token, setting its cookie.
+func (u *UI) anonCSRF(c *gin.Context) string { return u.site.AnonCSRF(c) }
 
-func (u *UI) anonCSRFValid(c *gin.Context) bool {
-	cookie, err := c.Cookie(anonCookie)
-	return err == nil && cookie != "" && subtle.ConstantTimeCompare([]byte(cookie), []byte(c.PostForm(csrfField))) == 1
-}
+func (u *UI) anonCSRFValid(c *gin.Context) bool { return u.site.AnonCSRFValid(c) }
 
 // loginView is the sign-in page: the sign-in form, or while no admin user exists,
 // the form that trades the admin token for the first user.
 type loginView struct {
 	Bootstrap bool
 	Next      string
-	Form      *form
+	Form      *webui.Form
 }
 
 // safeNext keeps a post-sign-in redirect inside the dashboard.
@@ -169,10 +130,10 @@ func (u *UI) loginPage(c *gin.Context) {
 			return
 		}
 	}
-	u.showLogin(c, http.StatusOK, newForm())
+	u.showLogin(c, http.StatusOK, webui.NewForm())
 }
 
-func (u *UI) showLogin(c *gin.Context, status int, f *form) {
+func (u *UI) showLogin(c *gin.Context, status int, f *webui.Form) {
 	n, err := u.store.AdminUserCount(c.Request.Context())
 	if err != nil {
 		u.fail(c, err)
@@ -191,16 +152,12 @@ func (u *UI) showLogin(c *gin.Context, status int, f *form) {
 }
 
 // throttleSubject is whom a rate limit counts: the client address together with
-// the email tried, as a digest (no addresses or emails in the table). The address is
-// the connection's own, not X-Forwarded-For, which a client could vary at will.
-func throttleSubject(c *gin.Context, email string) string {
-	sum := sha256.Sum256([]byte(c.RemoteIP() + "\n" + strings.ToLower(strings.TrimSpace(email))))
-	return hex.EncodeToString(sum[:])
-}
+// the email tried, as a digest (no addresses or emails in the table).
+func throttleSubject(c *gin.Context, email string) string { return webui.ThrottleSubject(c, "", email) }
 
 // throttled answers 429 when the subject failed too often lately and says when to
 // come back; it reports whether it answered.
-func (u *UI) throttled(c *gin.Context, subject string, f *form) bool {
+func (u *UI) throttled(c *gin.Context, subject string, f *webui.Form) bool {
 	now := u.now()
 	n, oldest, err := u.store.LoginFailures(c.Request.Context(), subject, now.Add(-loginWindow))
 	if err != nil {
@@ -219,7 +176,7 @@ func (u *UI) throttled(c *gin.Context, subject string, f *form) bool {
 }
 
 func (u *UI) login(c *gin.Context) {
-	f := postedForm(c)
+	f := webui.PostedForm(c)
 	f.Values.Del("password")
 	if !u.anonCSRFValid(c) {
 		f.Error = "The sign-in form expired. Please try again."
@@ -257,13 +214,13 @@ func (u *UI) startSession(c *gin.Context, userID, next string) {
 		return
 	}
 	u.setCookie(c, sessionCookie, id, int(sessionTTL/time.Second))
-	u.setCookie(c, anonCookie, "", -1)
+	u.site.ClearAnonCSRF(c)
 	c.Redirect(http.StatusSeeOther, safeNext(next))
 }
 
 // setup trades the admin token for the first admin user, once, while there is none.
 func (u *UI) setup(c *gin.Context) {
-	f := postedForm(c)
+	f := webui.PostedForm(c)
 	for _, secret := range []string{"admin_token", "password", "confirm"} {
 		f.Values.Del(secret)
 	}
@@ -283,17 +240,17 @@ func (u *UI) setup(c *gin.Context) {
 			u.fail(c, err)
 			return
 		}
-		f.setField("admin_token", "This is not the admin token. It was printed once when the gateway first started, or set with TOLLGATE_ADMIN_TOKEN.")
+		f.SetField("admin_token", "This is not the admin token. It was printed once when the gateway first started, or set with TOLLGATE_ADMIN_TOKEN.")
 		u.showLogin(c, http.StatusUnauthorized, f)
 		return
 	}
 	if _, err := store.NormalizeEmail(email); err != nil {
-		f.setField("email", userMessage(err))
+		f.SetField("email", webui.UserMessage(err))
 	}
 	if err := store.CheckPassword(password); err != nil {
-		f.setField("password", userMessage(err))
+		f.SetField("password", webui.UserMessage(err))
 	} else if password != c.PostForm("confirm") {
-		f.setField("confirm", "The two passwords differ.")
+		f.SetField("confirm", "The two passwords differ.")
 	}
 	if f.Failed() {
 		u.showLogin(c, http.StatusBadRequest, f)
@@ -301,7 +258,7 @@ func (u *UI) setup(c *gin.Context) {
 	}
 	user, err := u.store.CreateFirstAdminUser(ctx, email, password)
 	if err != nil {
-		status := f.fail(err, "email")
+		status := f.Fail(err, "email")
 		u.showLogin(c, status, f)
 		return
 	}
@@ -321,25 +278,4 @@ func (u *UI) logout(c *gin.Context) {
 	}
 	u.setCookie(c, sessionCookie, "", -1)
 	redirect(c, UIPrefix+"/login", "Signed out.")
-}
-
-// setFlash leaves a message for the next page the browser shows.
-func setFlash(c *gin.Context, msg string) {
-	http.SetCookie(c.Writer, &http.Cookie{Name: flashCookie, Value: url.QueryEscape(shorten(msg, 300)), Path: UIPrefix,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure(c)})
-}
-
-// takeFlash reads and clears the flash message. A message starting with "!" is an
-// error.
-func takeFlash(c *gin.Context) (msg, kind string) {
-	v, err := c.Cookie(flashCookie)
-	if err != nil || v == "" {
-		return "", ""
-	}
-	http.SetCookie(c.Writer, &http.Cookie{Name: flashCookie, Value: "", Path: UIPrefix, MaxAge: -1, HttpOnly: true,
-		SameSite: http.SameSiteLaxMode, Secure: secure(c)})
-	if strings.HasPrefix(v, "!") {
-		return v[1:], "error"
-	}
-	return v, "ok"
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/tollgate-gw/tollgate/providers/providertest"
 	"github.com/tollgate-gw/tollgate/router"
 	"github.com/tollgate-gw/tollgate/store"
+	"github.com/tollgate-gw/tollgate/webui"
 )
 
 // findChromium locates a Chromium to drive. Without one the browser test fails in
@@ -402,7 +403,7 @@ func TestDashboardInBrowser(t *testing.T) {
 			t.Fatalf("stored balance %s, want about 4.50", ten.Balance)
 		}
 		b.open(tenantPath, "#tenant-balance")
-		if got, want := b.text("#tenant-balance"), usdText(ten.Balance); got != want || got != "$4.50" {
+		if got, want := b.text("#tenant-balance"), webui.USD(ten.Balance); got != want || got != "$4.50" {
 			t.Fatalf("balance shows %q, want %q ($4.50)", got, want)
 		}
 		if title := b.attr("#tenant-balance .money", "title"); title != ten.Balance.String()+" USD" {

@@ -14,6 +14,7 @@ import (
 	"github.com/tollgate-gw/tollgate/providers"
 	"github.com/tollgate-gw/tollgate/router"
 	"github.com/tollgate-gw/tollgate/store"
+	"github.com/tollgate-gw/tollgate/webui"
 )
 
 // channelsView lists the upstream channels with their health: the gateway's live
@@ -45,7 +46,7 @@ type channelTest struct {
 // channelFormView is the create/edit form of a channel.
 type channelFormView struct {
 	Channel   *store.Channel // nil when creating
-	Form      *form
+	Form      *webui.Form
 	Providers []string
 }
 
@@ -86,7 +87,7 @@ func (u *UI) showChannels(c *gin.Context, status int, test *channelTest) {
 }
 
 func (u *UI) newChannel(c *gin.Context) {
-	u.showChannelForm(c, http.StatusOK, nil, newForm("weight", "1", "priority", "0", "enabled", "on", "provider", "openai"))
+	u.showChannelForm(c, http.StatusOK, nil, webui.NewForm("weight", "1", "priority", "0", "enabled", "on", "provider", "openai"))
 }
 
 func (u *UI) editChannel(c *gin.Context) {
@@ -96,7 +97,7 @@ func (u *UI) editChannel(c *gin.Context) {
 		u.fail(c, notFound(err, "channel", id, "The channels page lists them."))
 		return
 	}
-	f := newForm("name", ch.Name, "provider", ch.Provider, "base_url", ch.BaseURL, "models", strings.Join(ch.Models, ", "),
+	f := webui.NewForm("name", ch.Name, "provider", ch.Provider, "base_url", ch.BaseURL, "models", strings.Join(ch.Models, ", "),
 		"model_map", pairLines(ch.ModelMap), "options", pairLines(ch.Options),
 		"priority", strconv.Itoa(ch.Priority), "weight", strconv.Itoa(ch.Weight))
 	if ch.Enabled {
@@ -105,7 +106,7 @@ func (u *UI) editChannel(c *gin.Context) {
 	u.showChannelForm(c, http.StatusOK, &ch, f)
 }
 
-func (u *UI) showChannelForm(c *gin.Context, status int, ch *store.Channel, f *form) {
+func (u *UI) showChannelForm(c *gin.Context, status int, ch *store.Channel, f *webui.Form) {
 	title := "New channel"
 	if ch != nil {
 		title = "Channel " + ch.Name
@@ -147,14 +148,14 @@ func parsePairs(field, s string) (map[string]string, error) {
 
 // channelRequestFrom turns the posted form into the JSON API's request, so the form
 // is checked by exactly the rules the API applies. A blank API key keeps the stored one.
-func channelRequestFrom(f *form) (channelRequest, error) {
+func channelRequestFrom(f *webui.Form) (channelRequest, error) {
 	var r channelRequest
 	name, provider, baseURL := f.Get("name"), f.Get("provider"), f.Get("base_url")
 	r.Name, r.Provider, r.BaseURL = &name, &provider, &baseURL
 	if k := f.Get("api_key"); k != "" {
 		r.APIKey = &k
 	}
-	models := splitModels(f.Get("models"))
+	models := webui.SplitList(f.Get("models"))
 	r.Models = &models
 	mm, err := parsePairs("model_map", f.Get("model_map"))
 	if err != nil {
@@ -184,7 +185,7 @@ func channelRequestFrom(f *form) (channelRequest, error) {
 }
 
 func (u *UI) createChannel(c *gin.Context) {
-	f := postedForm(c)
+	f := webui.PostedForm(c)
 	req, err := channelRequestFrom(f)
 	var in store.ChannelInput
 	if err == nil {
@@ -199,11 +200,11 @@ func (u *UI) createChannel(c *gin.Context) {
 	}
 	if err != nil {
 		f.Values.Del("api_key")
-		u.showChannelForm(c, f.fail(err, "name"), nil, f)
+		u.showChannelForm(c, f.Fail(err, "name"), nil, f)
 		return
 	}
 	if err := u.reload(c, "channel"); err != nil {
-		redirect(c, UIPrefix+"/channels", "!"+userMessage(err))
+		redirect(c, UIPrefix+"/channels", "!"+webui.UserMessage(err))
 		return
 	}
 	redirect(c, UIPrefix+"/channels", "Channel “"+ch.Name+"” created. Use Test to send it a tiny real request.")
@@ -217,7 +218,7 @@ func (u *UI) updateChannel(c *gin.Context) {
 		u.fail(c, notFound(err, "channel", id, "The channels page lists them."))
 		return
 	}
-	f := postedForm(c)
+	f := webui.PostedForm(c)
 	req, err := channelRequestFrom(f)
 	var in store.ChannelInput
 	if err == nil {
@@ -232,11 +233,11 @@ func (u *UI) updateChannel(c *gin.Context) {
 	}
 	if err != nil {
 		f.Values.Del("api_key")
-		u.showChannelForm(c, f.fail(err, "name"), &old, f)
+		u.showChannelForm(c, f.Fail(err, "name"), &old, f)
 		return
 	}
 	if err := u.reload(c, "channel change"); err != nil {
-		redirect(c, UIPrefix+"/channels", "!"+userMessage(err))
+		redirect(c, UIPrefix+"/channels", "!"+webui.UserMessage(err))
 		return
 	}
 	redirect(c, UIPrefix+"/channels", "Channel “"+ch.Name+"” saved.")
@@ -251,7 +252,7 @@ func (u *UI) enableChannel(c *gin.Context) {
 		return
 	}
 	if err := u.reload(c, "channel change"); err != nil {
-		redirect(c, UIPrefix+"/channels", "!"+userMessage(err))
+		redirect(c, UIPrefix+"/channels", "!"+webui.UserMessage(err))
 		return
 	}
 	state := "disabled; no call is routed to it"
@@ -272,7 +273,7 @@ func (u *UI) deleteChannel(c *gin.Context) {
 		return
 	}
 	if err := u.reload(c, "channel deletion"); err != nil {
-		redirect(c, UIPrefix+"/channels", "!"+userMessage(err))
+		redirect(c, UIPrefix+"/channels", "!"+webui.UserMessage(err))
 		return
 	}
 	redirect(c, UIPrefix+"/channels", "Channel “"+ch.Name+"” deleted.")

@@ -2,13 +2,11 @@ package admin
 
 import (
 	"context"
-	"encoding/json"
-	"strconv"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/tollgate-gw/tollgate/billing"
 	"github.com/tollgate-gw/tollgate/store"
+	"github.com/tollgate-gw/tollgate/webui"
 )
 
 // overviewView is the landing screen: spend and calls over three periods, where
@@ -18,7 +16,7 @@ type overviewView struct {
 	TopTenants []namedTally
 	TopModels  []store.GroupTally
 	Days       []store.DayTally // the chart's days, oldest first, zeros included
-	Chart      chartData
+	Chart      webui.ChartData
 	Holds      int64
 	HeldTotal  billing.Nanos
 	Empty      bool // no call in 30 days
@@ -37,50 +35,6 @@ type namedTally struct {
 	store.Tally
 }
 
-// chartData is what tollgate.js hands to uPlot: x as Unix seconds, each series as
-// exact decimal numbers (money is formatted in Go; only the browser plots floats).
-type chartData struct {
-	X      []int64       `json:"x"`
-	Series []chartSeries `json:"series"`
-}
-
-type chartSeries struct {
-	Label  string        `json:"label"`
-	Unit   string        `json:"unit"` // "usd" or "count"
-	Values []json.Number `json:"values"`
-}
-
-// utcDay is the midnight (UTC) that starts t's day.
-func utcDay(t time.Time) time.Time {
-	t = t.UTC()
-	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
-}
-
-// fillDays returns one entry per day in [from, to), taking tallies from days.
-func fillDays(days []store.DayTally, from, to time.Time) []store.DayTally {
-	byDay := make(map[int64]store.Tally, len(days))
-	for _, d := range days {
-		byDay[d.Day.Unix()] = d.Tally
-	}
-	var out []store.DayTally
-	for d := from; d.Before(to); d = d.AddDate(0, 0, 1) {
-		out = append(out, store.DayTally{Day: d, Tally: byDay[d.Unix()]})
-	}
-	return out
-}
-
-// dailyChart charts spend and calls per day.
-func dailyChart(days []store.DayTally) chartData {
-	ch := chartData{Series: []chartSeries{{Label: "Spend", Unit: "usd"}, {Label: "Calls", Unit: "count"}, {Label: "402s", Unit: "count"}}}
-	for _, d := range days {
-		ch.X = append(ch.X, d.Day.Unix())
-		ch.Series[0].Values = append(ch.Series[0].Values, json.Number(d.Cost.String()))
-		ch.Series[1].Values = append(ch.Series[1].Values, json.Number(formatPlain(d.Calls)))
-		ch.Series[2].Values = append(ch.Series[2].Values, json.Number(formatPlain(d.Refused)))
-	}
-	return ch
-}
-
 func (u *UI) overview(c *gin.Context) {
 	v, err := u.overviewData(c.Request.Context())
 	if err != nil {
@@ -97,7 +51,7 @@ func (u *UI) overviewData(ctx context.Context) (overviewView, error) {
 		return v, err
 	}
 	today := to.AddDate(0, 0, -1)
-	v.Days = fillDays(dailyTallies(days), from, to)
+	v.Days = webui.FillDays(dailyTallies(days), from, to)
 	v.Periods = []periodRow{{Label: "Today"}, {Label: "7 days"}, {Label: "30 days"}}
 	for _, d := range v.Days {
 		if !d.Day.Before(today) {
@@ -109,7 +63,7 @@ func (u *UI) overviewData(ctx context.Context) (overviewView, error) {
 		v.Periods[2].Add(d.Tally)
 	}
 	v.Empty = v.Periods[2].Calls == 0
-	v.Chart = dailyChart(v.Days)
+	v.Chart = webui.DailyChart(v.Days)
 	if v.TopTenants, err = u.nameTenants(ctx, tallyBy(days, byTenant, nil, 5)); err != nil {
 		return v, err
 	}
@@ -138,6 +92,3 @@ func (u *UI) nameTenants(ctx context.Context, gs []store.GroupTally) ([]namedTal
 	}
 	return out, nil
 }
-
-// formatPlain writes an integer without separators, for machine-read numbers.
-func formatPlain(v int64) string { return strconv.FormatInt(v, 10) }

@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/tollgate-gw/tollgate/billing"
 	"github.com/tollgate-gw/tollgate/store"
+	"github.com/tollgate-gw/tollgate/webui"
 )
 
 // pricesView is the price book: every priced model, the built-in default or the
@@ -24,7 +25,7 @@ type pricesView struct {
 // priceFormView edits one model's price; Existing is nil for a model without one.
 type priceFormView struct {
 	Existing *billing.PricedModel
-	Form     *form
+	Form     *webui.Form
 }
 
 func (u *UI) prices(c *gin.Context) {
@@ -56,7 +57,7 @@ func (u *UI) priceBookUI(c *gin.Context) ([]billing.PricedModel, error) {
 
 func (u *UI) editPrice(c *gin.Context) {
 	model := strings.TrimSpace(c.Query("model"))
-	f := newForm("model", model)
+	f := webui.NewForm("model", model)
 	var existing *billing.PricedModel
 	if model != "" {
 		book, err := u.priceBookUI(c)
@@ -86,7 +87,7 @@ func (u *UI) editPrice(c *gin.Context) {
 	u.showPriceForm(c, http.StatusOK, existing, f)
 }
 
-func (u *UI) showPriceForm(c *gin.Context, status int, existing *billing.PricedModel, f *form) {
+func (u *UI) showPriceForm(c *gin.Context, status int, existing *billing.PricedModel, f *webui.Form) {
 	title := "New price"
 	if existing != nil {
 		title = "Price of " + existing.Price.Model
@@ -96,7 +97,7 @@ func (u *UI) showPriceForm(c *gin.Context, status int, existing *billing.PricedM
 
 // priceRequestFrom reads the form into the JSON API's request, so both are checked
 // by the same rules.
-func priceRequestFrom(f *form) (priceRequest, error) {
+func priceRequestFrom(f *webui.Form) (priceRequest, error) {
 	field := func(name string) decimal {
 		v := f.Get(name)
 		return decimal{text: v, set: v != ""}
@@ -121,7 +122,7 @@ func priceRequestFrom(f *form) (priceRequest, error) {
 }
 
 func (u *UI) savePrice(c *gin.Context) {
-	f := postedForm(c)
+	f := webui.PostedForm(c)
 	model := f.Get("model")
 	err := checkText("model", model, true, 200)
 	var req priceRequest
@@ -136,12 +137,12 @@ func (u *UI) savePrice(c *gin.Context) {
 		err = u.store.PutPrice(c.Request.Context(), p)
 	}
 	if err != nil {
-		u.showPriceForm(c, f.fail(err, "model"), nil, f)
+		u.showPriceForm(c, f.Fail(err, "model"), nil, f)
 		return
 	}
 	to := UIPrefix + "/prices?q=" + url.QueryEscape(model)
 	if err := u.reload(c, "price"); err != nil {
-		redirect(c, to, "!"+userMessage(err))
+		redirect(c, to, "!"+webui.UserMessage(err))
 		return
 	}
 	redirect(c, to, "Price of "+model+" saved: "+p.Input.PerMTok()+" in, "+p.Output.PerMTok()+" out, USD per 1M tokens.")
@@ -160,7 +161,7 @@ func (u *UI) resetPrice(c *gin.Context) {
 		return
 	}
 	if err := u.reload(c, "price reset"); err != nil {
-		redirect(c, to, "!"+userMessage(err))
+		redirect(c, to, "!"+webui.UserMessage(err))
 		return
 	}
 	redirect(c, to, "Override of "+model+" removed; the default price (if any) applies again.")

@@ -10,13 +10,14 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/tollgate-gw/tollgate/store"
+	"github.com/tollgate-gw/tollgate/webui"
 )
 
 // requestsView is the request log: filters, one page of calls (refusals included)
 // newest first, and the cursor to the next page.
 type requestsView struct {
 	Query      url.Values
-	Filter     *form
+	Filter     *webui.Form
 	Tenants    []store.Tenant
 	Statuses   []int
 	Rows       []callView
@@ -58,7 +59,7 @@ func filterTime(field, s string, upper bool) (time.Time, error) {
 func (u *UI) requests(c *gin.Context) {
 	ctx := c.Request.Context()
 	q := c.Request.URL.Query()
-	f := newForm()
+	f := webui.NewForm()
 	for _, k := range []string{"tenant_id", "key_id", "model", "status", "from", "to"} {
 		if v := strings.TrimSpace(q.Get(k)); v != "" {
 			f.Values.Set(k, v)

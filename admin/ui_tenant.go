@@ -6,11 +6,10 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/tollgate-gw/tollgate/billing"
 	"github.com/tollgate-gw/tollgate/store"
+	"github.com/tollgate-gw/tollgate/webui"
 )
 
 // tenantView is one tenant's page: wallet, top-up and credit-limit forms, usage by
@@ -24,12 +23,13 @@ type tenantView struct {
 	NextBefore int64 // cursor of the next (older) page; 0 when this is the last
 	Usage      store.Tally
 	Days       []store.DayTally
-	Chart      chartData
+	Chart      webui.ChartData
 	Models     []store.GroupTally
-	Topup      *form
-	Limit      *form
-	NewKey     *form
+	Topup      *webui.Form
+	Limit      *webui.Form
+	NewKey     *webui.Form
 	Created    *createdKey
+	Portal     portalAccess // the tenant's portal users and invites (ui_invites.go)
 }
 
 // keyView is a key as the tenant page lists it.
@@ -46,8 +46,9 @@ type createdKey struct {
 
 // tenantForms are the tenant page's forms as the request left them.
 type tenantForms struct {
-	topup, limit, newKey *form
-	created              *createdKey
+	topup, limit, newKey, invite *webui.Form
+	created                      *createdKey
+	inviteLink                   string // a link just made, shown once
 }
 
 // newIdempotencyKey stamps a top-up form, so submitting it twice credits once.
@@ -71,13 +72,13 @@ func (u *UI) showTenant(c *gin.Context, status int, fs tenantForms) {
 	}
 	v := tenantView{Tenant: t, Topup: fs.topup, Limit: fs.limit, NewKey: fs.newKey, Created: fs.created}
 	if v.Topup == nil {
-		v.Topup = newForm("idempotency_key", newIdempotencyKey())
+		v.Topup = webui.NewForm("idempotency_key", newIdempotencyKey())
 	}
 	if v.Limit == nil {
-		v.Limit = newForm("credit_limit_usd", trimZeros(t.CreditLimit.String()))
+		v.Limit = webui.NewForm("credit_limit_usd", trimZeros(t.CreditLimit.String()))
 	}
 	if v.NewKey == nil {
-		v.NewKey = newForm()
+		v.NewKey = webui.NewForm()
 	}
 	keys, err := u.store.ListKeys(ctx, t.ID)
 	if err != nil {
@@ -105,18 +106,18 @@ func (u *UI) showTenant(c *gin.Context, status int, fs tenantForms) {
 	if len(v.Ledger) == 20 {
 		v.NextBefore = v.Ledger[len(v.Ledger)-1].ID
 	}
-	today := utcDay(now)
+	today := webui.UTCDay(now)
 	window := store.RollupFilter{TenantID: t.ID, From: today.AddDate(0, 0, -29), To: today.AddDate(0, 0, 1)}
 	days, err := u.store.DailyTallies(ctx, window)
 	if err != nil {
 		u.fail(c, err)
 		return
 	}
-	v.Days = fillDays(days, window.From, window.To)
+	v.Days = webui.FillDays(days, window.From, window.To)
 	for _, d := range v.Days {
 		v.Usage.Add(d.Tally)
 	}
-	v.Chart = dailyChart(v.Days)
+	v.Chart = webui.DailyChart(v.Days)
 	if v.Models, err = u.store.TallyBy(ctx, window, store.ByModel, 0); err != nil {
 		u.fail(c, err)
 		return
@@ -129,6 +130,10 @@ func (u *UI) showTenant(c *gin.Context, status int, fs tenantForms) {
 	v.KeyUsage = map[string]store.Tally{}
 	for _, g := range keyUsage {
 		v.KeyUsage[g.Group] = g.Tally
+	}
+	if v.Portal, err = u.portalAccess(ctx, t.ID, fs); err != nil {
+		u.fail(c, err)
+		return
 	}
 	u.render(c, status, "tenant", view{Title: t.Name, Nav: "tenants", Data: v})
 }
@@ -147,7 +152,7 @@ func trimZeros(s string) string {
 // topup credits the tenant once per form: the form's idempotency key makes a double
 // submission (or a retried post) a replay of the first, not a second credit.
 func (u *UI) topup(c *gin.Context) {
-	f := postedForm(c)
+	f := webui.PostedForm(c)
 	fs := tenantForms{topup: f}
 	amount, err := decimal{text: f.Get("amount_usd"), set: true}.usd("amount_usd")
 	if err == nil {
@@ -155,14 +160,14 @@ func (u *UI) topup(c *gin.Context) {
 		case amount <= 0:
 			err = invalid("amount_usd", "The amount must be more than 0.")
 		case amount > store.MaxTopup:
-			err = invalid("amount_usd", "One top-up may credit at most %s; check for extra zeros, or split it.", usdText(store.MaxTopup))
+			err = invalid("amount_usd", "One top-up may credit at most %s; check for extra zeros, or split it.", webui.USD(store.MaxTopup))
 		}
 	}
 	if err == nil {
 		err = checkText("note", f.Get("note"), false, 500)
 	}
 	if err != nil {
-		u.showTenant(c, f.fail(err, "amount_usd"), fs)
+		u.showTenant(c, f.Fail(err, "amount_usd"), fs)
 		return
 	}
 	key := f.Get("idempotency_key")
@@ -176,36 +181,30 @@ func (u *UI) topup(c *gin.Context) {
 		return
 	}
 	if err != nil {
-		u.showTenant(c, f.fail(err, "amount_usd"), fs)
+		u.showTenant(c, f.Fail(err, "amount_usd"), fs)
 		return
 	}
 	to := UIPrefix + "/tenants/" + id
 	switch {
 	case replayed && entry.Amount != amount:
 		f.Values.Set("idempotency_key", newIdempotencyKey())
-		u.showTenant(c, http.StatusConflict, tenantForms{topup: f.withError("amount_usd",
-			"This form was already used to credit "+usdText(entry.Amount)+", so nothing was credited now. Check the ledger, then submit again if another top-up is meant.")})
+		u.showTenant(c, http.StatusConflict, tenantForms{topup: f.WithError("amount_usd",
+			"This form was already used to credit "+webui.USD(entry.Amount)+", so nothing was credited now. Check the ledger, then submit again if another top-up is meant.")})
 	case replayed:
-		redirect(c, to, "This top-up of "+usdText(entry.Amount)+" was already credited (the form was sent twice); the balance is unchanged.")
+		redirect(c, to, "This top-up of "+webui.USD(entry.Amount)+" was already credited (the form was sent twice); the balance is unchanged.")
 	default:
-		redirect(c, to, "Credited "+usdText(entry.Amount)+". The balance is now "+usdText(entry.BalanceAfter)+".")
+		redirect(c, to, "Credited "+webui.USD(entry.Amount)+". The balance is now "+webui.USD(entry.BalanceAfter)+".")
 	}
-}
-
-// withError sets one field's error and returns the form.
-func (f *form) withError(field, msg string) *form {
-	f.Errors[field] = msg
-	return f
 }
 
 func (u *UI) creditLimit(c *gin.Context) {
-	f := postedForm(c)
+	f := webui.PostedForm(c)
 	limit, err := decimal{text: f.Get("credit_limit_usd"), set: true}.usd("credit_limit_usd")
 	if err == nil && (limit < 0 || limit > maxCreditLimit) {
-		err = invalid("credit_limit_usd", "The credit limit must be from $0 to %s.", usdText(maxCreditLimit))
+		err = invalid("credit_limit_usd", "The credit limit must be from $0 to %s.", webui.USD(maxCreditLimit))
 	}
 	if err != nil {
-		u.showTenant(c, f.fail(err, "credit_limit_usd"), tenantForms{limit: f})
+		u.showTenant(c, f.Fail(err, "credit_limit_usd"), tenantForms{limit: f})
 		return
 	}
 	id := c.Param("id")
@@ -214,71 +213,15 @@ func (u *UI) creditLimit(c *gin.Context) {
 		u.fail(c, notFound(err, "tenant", id, "The tenants page lists them."))
 		return
 	}
-	redirect(c, UIPrefix+"/tenants/"+id, "Credit limit set to "+usdText(t.CreditLimit)+".")
-}
-
-// parseExpiry reads a key's expiry: a date (the key expires at its start, UTC) or an
-// RFC 3339 time; empty means never.
-func parseExpiry(s string, now time.Time) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	t, err := time.Parse(time.DateOnly, s)
-	if err != nil {
-		if t, err = time.Parse(time.RFC3339, s); err != nil {
-			return time.Time{}, invalid("expires_at", "Give the expiry as a date such as 2026-12-31 (the key stops working at the start of that day, UTC), or leave it empty.")
-		}
-	}
-	if !t.After(now) {
-		return time.Time{}, invalid("expires_at", "The expiry must be in the future.")
-	}
-	return t, nil
-}
-
-// splitModels reads a list of model names separated by commas, spaces or lines.
-func splitModels(s string) []string {
-	var out []string
-	cur := []rune{}
-	flush := func() {
-		if len(cur) > 0 {
-			out = append(out, string(cur))
-			cur = cur[:0]
-		}
-	}
-	for _, r := range s {
-		if r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' {
-			flush()
-			continue
-		}
-		cur = append(cur, r)
-	}
-	flush()
-	return out
+	redirect(c, UIPrefix+"/tenants/"+id, "Credit limit set to "+webui.USD(t.CreditLimit)+".")
 }
 
 func (u *UI) createKey(c *gin.Context) {
-	f := postedForm(c)
+	f := webui.PostedForm(c)
 	id := c.Param("id")
-	nk := store.NewKey{TenantID: id, Name: f.Get("name"), Models: splitModels(f.Get("models"))}
-	err := checkText("name", nk.Name, true, 200)
-	for _, m := range nk.Models {
-		if err == nil && len(m) > 200 {
-			err = invalid("models", "Model names have at most 200 characters.")
-		}
-	}
-	if err == nil && f.Get("budget_usd") != "" {
-		var b billing.Nanos
-		b, err = decimal{text: f.Get("budget_usd"), set: true}.usd("budget_usd")
-		if err == nil && (b < 0 || b > maxCreditLimit) {
-			err = invalid("budget_usd", "The budget must be from $0 to %s, or empty for none.", usdText(maxCreditLimit))
-		}
-		nk.Budget = &b
-	}
-	if err == nil {
-		nk.ExpiresAt, err = parseExpiry(f.Get("expires_at"), u.now())
-	}
+	nk, err := webui.KeyForm(f, id, u.now())
 	if err != nil {
-		u.showTenant(c, f.fail(err, "name"), tenantForms{newKey: f})
+		u.showTenant(c, f.Fail(err, "name"), tenantForms{newKey: f})
 		return
 	}
 	k, secret, err := u.store.CreateKey(c.Request.Context(), nk)
@@ -287,7 +230,7 @@ func (u *UI) createKey(c *gin.Context) {
 			u.fail(c, notFound(err, "tenant", id, "The tenants page lists them."))
 			return
 		}
-		u.showTenant(c, f.fail(err, "name"), tenantForms{newKey: f})
+		u.showTenant(c, f.Fail(err, "name"), tenantForms{newKey: f})
 		return
 	}
 	u.showTenant(c, http.StatusOK, tenantForms{created: &createdKey{Name: k.Name, Secret: secret}})

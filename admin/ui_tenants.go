@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/tollgate-gw/tollgate/store"
+	"github.com/tollgate-gw/tollgate/webui"
 )
 
 // tenantsView is the tenant list: search, one page of tenants with their wallets and
@@ -19,7 +20,7 @@ type tenantsView struct {
 	Total  int64
 	Page   int
 	Pages  int
-	Form   *form
+	Form   *webui.Form
 }
 
 // tenantRow is a tenant with its recent usage.
@@ -38,10 +39,10 @@ func pageParam(c *gin.Context) int {
 }
 
 func (u *UI) tenants(c *gin.Context) {
-	u.showTenants(c, http.StatusOK, newForm())
+	u.showTenants(c, http.StatusOK, webui.NewForm())
 }
 
-func (u *UI) showTenants(c *gin.Context, status int, f *form) {
+func (u *UI) showTenants(c *gin.Context, status int, f *webui.Form) {
 	ctx := c.Request.Context()
 	search := strings.TrimSpace(c.Query("q"))
 	v := tenantsView{Search: search, Query: c.Request.URL.Query(), Page: pageParam(c), Form: f}
@@ -78,15 +79,15 @@ func (u *UI) showTenants(c *gin.Context, status int, f *form) {
 }
 
 func (u *UI) createTenant(c *gin.Context) {
-	f := postedForm(c)
+	f := webui.PostedForm(c)
 	name := f.Get("name")
 	if err := checkText("name", name, true, 200); err != nil {
-		u.showTenants(c, f.fail(err, "name"), f)
+		u.showTenants(c, f.Fail(err, "name"), f)
 		return
 	}
 	t, err := u.store.CreateTenant(c.Request.Context(), name)
 	if err != nil {
-		u.showTenants(c, f.fail(err, "name"), f)
+		u.showTenants(c, f.Fail(err, "name"), f)
 		return
 	}
 	redirect(c, UIPrefix+"/tenants/"+t.ID, "Tenant “"+t.Name+"” created. Top it up and give it a key below.")

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/tollgate-gw/tollgate/store"
+	"github.com/tollgate-gw/tollgate/webui"
 )
 
 // topologyView is the invocation topology: who calls what, for one time window, as a
@@ -33,7 +34,7 @@ var topoWindows = []topoWindow{{"1h", "Last hour"}, {"24h", "Last 24 hours"}, {"
 // windowBounds turns a window key into [from, to); unknown keys mean the last 24 hours.
 func windowBounds(key string, now time.Time) (string, time.Time, time.Time) {
 	end := now.Truncate(time.Millisecond).Add(time.Millisecond)
-	today := utcDay(now)
+	today := webui.UTCDay(now)
 	switch key {
 	case "1h":
 		return key, end.Add(-time.Hour), end
@@ -56,7 +57,7 @@ func (u *UI) topology(c *gin.Context) {
 	}
 	var flows []store.Flow
 	var err error
-	if from.Equal(utcDay(from)) && to.Equal(utcDay(to)) {
+	if from.Equal(webui.UTCDay(from)) && to.Equal(webui.UTCDay(to)) {
 		var days []store.DayFlows
 		days, err = u.cache.flowsByDay(ctx, u.store, from, to, u.now())
 		flows = mergeFlows(days)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tollgate-gw/tollgate/store"
+	"github.com/tollgate-gw/tollgate/webui"
 )
 
 // The topology's five columns, left to right.
@@ -369,12 +370,12 @@ func healthClass(t store.Tally) string {
 
 // tallyLine is a tally in one line of text, for tooltips and sub-labels.
 func tallyLine(t store.Tally) string {
-	s := formatInt(t.Calls) + " calls · " + usdText(t.Cost)
+	s := webui.Int(t.Calls) + " calls · " + webui.USD(t.Cost)
 	if t.Failed > 0 {
-		s += " · failed " + formatPercent(t.FailureRate())
+		s += " · failed " + webui.Percent(t.FailureRate())
 	}
 	if t.Refused > 0 {
-		s += " · 402 " + formatPercent(t.RefusedRate())
+		s += " · 402 " + webui.Percent(t.RefusedRate())
 	}
 	return s
 }
@@ -438,7 +439,7 @@ func (l topoLinks) labelNode(n *topoNode, names topoNames) {
 	}
 	n.Title = full + "\n" + tallyLine(n.Tally)
 	n.Label = cut(n.Label, topoLabelMax)
-	n.Sub = formatInt(n.Tally.Calls) + " · " + usdText(n.Tally.Cost)
+	n.Sub = webui.Int(n.Tally.Calls) + " · " + webui.USD(n.Tally.Cost)
 	if k, ok := names.keys[n.ID]; ok && n.Col == colKey && names.tenants[k.TenantID] != "" {
 		n.Sub = cut(names.tenants[k.TenantID], 14) + " · " + n.Sub
 	}

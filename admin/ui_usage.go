@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tollgate-gw/tollgate/store"
+	"github.com/tollgate-gw/tollgate/webui"
 )
 
 // Day cache tuning.
@@ -93,7 +94,7 @@ func (c *dayCache) flowsByDay(ctx context.Context, st *store.Store, from, to, no
 // lastDays reads the n UTC days ending with today, through the cache.
 func (u *UI) lastDays(ctx context.Context, n int) ([]store.DayFlows, time.Time, time.Time, error) {
 	now := u.now()
-	today := utcDay(now)
+	today := webui.UTCDay(now)
 	from, to := today.AddDate(0, 0, 1-n), today.AddDate(0, 0, 1)
 	days, err := u.cache.flowsByDay(ctx, u.store, from, to, now)
 	return days, from, to, err

@@ -158,7 +158,9 @@ func signedFromMagnitude(neg bool, mag uint64) (int64, bool) {
 		if mag > uint64(1)<<63 {
 			return 0, false
 		}
-		return int64(-mag), true // two's complement: -(1<<63) wraps to MinInt64 exactly
+		// #nosec G115 -- mag <= 1<<63 (checked above); in two's complement -mag converts
+		// exactly, -(1<<63) to MinInt64.
+		return int64(-mag), true
 	}
 	if mag > math.MaxInt64 {
 		return 0, false
@@ -169,7 +171,7 @@ func signedFromMagnitude(neg bool, mag uint64) (int64, bool) {
 // magnitude returns |v| as uint64, correct for math.MinInt64 too.
 func magnitude(v int64) uint64 {
 	if v < 0 {
-		return uint64(-(v + 1)) + 1
+		return uint64(-(v + 1)) + 1 // #nosec G115 -- v < 0, so -(v+1) is in [0, MaxInt64]
 	}
 	return uint64(v)
 }

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"strconv"
 	"sync"
 	"unicode/utf8"
 )
@@ -73,14 +74,10 @@ func (c *seriesCache) get(k callKey, resolve func(callKey) *callSeries) *callSer
 var knownCodes = func() map[int]string {
 	m := map[int]string{}
 	for _, c := range []int{200, 201, 204, 400, 401, 402, 403, 404, 405, 408, 409, 413, 422, 429, 499, 500, 501, 502, 503, 504} {
-		m[c] = itoa3(c)
+		m[c] = strconv.Itoa(c)
 	}
 	return m
 }()
-
-func itoa3(c int) string {
-	return string([]byte{byte('0' + c/100), byte('0' + c/10%10), byte('0' + c%10)})
-}
 
 // statusLabels collapses a status to its labels: its class, and the code itself
 // when it is a known one ("other" otherwise), so odd statuses cannot add series.

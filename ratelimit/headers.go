@@ -11,9 +11,9 @@ const (
 	HeaderLimitRequests     = "x-ratelimit-limit-requests"
 	HeaderRemainingRequests = "x-ratelimit-remaining-requests"
 	HeaderResetRequests     = "x-ratelimit-reset-requests"
-	HeaderLimitTokens       = "x-ratelimit-limit-tokens"
-	HeaderRemainingTokens   = "x-ratelimit-remaining-tokens"
-	HeaderResetTokens       = "x-ratelimit-reset-tokens"
+	HeaderLimitTokens       = "x-ratelimit-limit-tokens"     // #nosec G101 -- a header name, not a credential
+	HeaderRemainingTokens   = "x-ratelimit-remaining-tokens" // #nosec G101 -- a header name, not a credential
+	HeaderResetTokens       = "x-ratelimit-reset-tokens"     // #nosec G101 -- a header name, not a credential
 	// HeaderRetryAfter is the standard HTTP header, in whole seconds.
 	HeaderRetryAfter = "Retry-After"
 	// HeaderRetryAfterMs is the millisecond variant the official OpenAI SDKs read

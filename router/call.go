@@ -354,7 +354,7 @@ func firstOf[T any](cl *call, recv func() (T, error), closeStream func() error) 
 	case err == io.EOF:
 		return first, true, nil
 	case err != nil:
-		closeStream()
+		_ = closeStream() // the read error is the one to report
 	}
 	return first, false, err
 }

@@ -130,7 +130,7 @@ func weightedShuffle(rs []route) []route {
 		for _, r := range pool {
 			total += max(r.channel.Weight, 1)
 		}
-		pick := rand.IntN(total)
+		pick := rand.IntN(total) // #nosec G404 -- spreads calls over channels by weight; nothing secret depends on it
 		for i, r := range pool {
 			pick -= max(r.channel.Weight, 1)
 			if pick < 0 {

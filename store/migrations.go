@@ -148,6 +148,10 @@ var migrations = []string{
 	// 8: the dashboard's admin users, sessions, sign-in throttle and daily usage
 	// rollup (store/dashboard.go).
 	migrationDashboard,
+
+	// 9: tenant self-service: tenant users, invites and sessions, redeem codes, Stripe
+	// Checkout sessions and events, low-balance alerts (store/portal.go).
+	migrationPortal,
 }
 
 // SchemaVersion is the version a fully migrated database reports.

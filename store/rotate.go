@@ -6,9 +6,11 @@ import (
 	"gorm.io/gorm"
 )
 
-// RotateSecretKey re-encrypts every stored upstream API key under newKey in one
-// transaction, so a database never mixes keys: either all channels open with the old
-// key or all with the new one. The store uses newKey from then on.
+// RotateSecretKey re-encrypts every stored upstream API key (and every other sealed
+// secret: redeem codes, alert signing secrets) under newKey in one transaction, so a
+// database never mixes keys: either all open with the old key or all with the new
+// one. The store uses newKey from then on. It returns how many channel keys it
+// re-encrypted.
 func (s *Store) RotateSecretKey(ctx context.Context, newKey []byte) (int, error) {
 	next, err := newSealer(newKey)
 	if err != nil {
@@ -36,6 +38,9 @@ func (s *Store) RotateSecretKey(ctx context.Context, newKey []byte) (int, error)
 				return err
 			}
 			n++
+		}
+		if err := s.resealPortalSecrets(tx, next); err != nil {
+			return err
 		}
 		return bumpConfigVersion(tx)
 	})

@@ -68,7 +68,7 @@ func (p *stmtPool) close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, s := range p.stmts {
-		s.Close()
+		_ = s.Close() // the pool is being dropped; nothing would act on a failed close
 	}
 	p.stmts = map[string]*sql.Stmt{}
 }

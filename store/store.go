@@ -89,11 +89,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		}
 	}
 	if err := s.Ping(ctx); err != nil {
-		s.Close()
+		_ = s.Close() // opening failed: report that error, not the close's
 		return nil, err
 	}
 	if err := s.migrate(ctx); err != nil {
-		s.Close()
+		_ = s.Close()
 		return nil, err
 	}
 	if s.dialect == dialectSQLite {
@@ -138,7 +138,7 @@ func (s *Store) openSQLite(dsn string, busy time.Duration, cfg *gorm.Config) err
 
 	r, err := gorm.Open(sqlite.Open(full), cfg)
 	if err != nil {
-		wdb.Close()
+		_ = wdb.Close()
 		return fmt.Errorf("%w: open sqlite: %v", ErrUnavailable, err)
 	}
 	rdb, _ := r.DB()
@@ -146,8 +146,8 @@ func (s *Store) openSQLite(dsn string, busy time.Duration, cfg *gorm.Config) err
 	rdb.SetMaxIdleConns(8)
 	s.pool = newStmtPool(wdb)
 	if s.wb, err = gorm.Open(sqlite.New(sqlite.Config{Conn: s.pool}), &gorm.Config{Logger: logger.Discard, SkipDefaultTransaction: true}); err != nil {
-		wdb.Close()
-		rdb.Close()
+		_ = wdb.Close()
+		_ = rdb.Close()
 		return fmt.Errorf("%w: open sqlite: %v", ErrUnavailable, err)
 	}
 	s.w, s.r, s.dialect = w, r, dialectSQLite

@@ -36,6 +36,14 @@ type Config struct {
 	AllowPrivateUpstreams bool
 	// RedisURL shares rate limits between gateway nodes; empty keeps them per process.
 	RedisURL string
+	// Tenant self-service (cmd/tollgate/portal.go): the public address for links,
+	// Stripe card top-ups, and low-balance alerts.
+	PublicURL            string
+	StripeSecretKey      string
+	StripeWebhookSecret  string
+	StripeAPIURL         string
+	AlertInterval        time.Duration
+	AllowPrivateWebhooks bool
 }
 
 // setting describes one flag with its environment twin, for parsing and for the
@@ -60,12 +68,18 @@ var settings = []setting{
 	{"access-log", "TOLLGATE_ACCESS_LOG", "log one line per request", false},
 	{"redis-url", "TOLLGATE_REDIS_URL", "redis://… to share rate limits between gateway nodes (default: per process)", true},
 	{"allow-private-upstreams", "TOLLGATE_ALLOW_PRIVATE_UPSTREAMS", "let channels reach private, loopback and link-local addresses (local vLLM/Ollama)", false},
+	{"public-url", "TOLLGATE_PUBLIC_URL", "the gateway's address as browsers reach it (https://gw.example): tenant invite links and Stripe's return URLs", false},
+	{"stripe-secret-key", "TOLLGATE_STRIPE_SECRET_KEY", "Stripe secret key (sk_…); with the webhook secret it turns on card top-ups in the tenant portal", true},
+	{"stripe-webhook-secret", "TOLLGATE_STRIPE_WEBHOOK_SECRET", "signing secret (whsec_…) of the Stripe webhook endpoint <public-url>/portal/stripe/webhook", true},
+	{"stripe-api-url", "TOLLGATE_STRIPE_API_URL", "Stripe API base URL (default: Stripe itself; a stripe-mock for testing)", false},
+	{"alert-interval", "TOLLGATE_ALERT_INTERVAL", "how often balances are checked for low-balance alerts and due alerts sent", false},
+	{"allow-private-webhooks", "TOLLGATE_ALLOW_PRIVATE_WEBHOOKS", "let low-balance alert URLs reach private, loopback and link-local addresses", false},
 }
 
 // defaultConfig is the configuration with nothing set.
 func defaultConfig() Config {
 	return Config{Addr: ":8080", DataDir: "./data", MaxBodyBytes: 16 << 20, UpstreamTimeout: 10 * time.Minute,
-		ShutdownGrace: 30 * time.Second, SweepInterval: time.Minute, LogLevel: "info", LogFormat: "json", AccessLog: true}
+		ShutdownGrace: 30 * time.Second, SweepInterval: time.Minute, AlertInterval: 15 * time.Second, LogLevel: "info", LogFormat: "json", AccessLog: true}
 }
 
 // ParseFlags reads the configuration for a subcommand from args and the environment
@@ -88,6 +102,7 @@ func ParseFlags(name string, args []string, getenv func(string) string, stderr i
 	fs.BoolVar(&cfg.AccessLog, "access-log", cfg.AccessLog, "")
 	fs.BoolVar(&cfg.AllowPrivateUpstreams, "allow-private-upstreams", false, "")
 	fs.StringVar(&cfg.RedisURL, "redis-url", "", "")
+	portalFlags(fs, &cfg)
 	fs.Usage = func() { printUsage(stderr, name) }
 
 	// Environment first, so flags given on the command line win.
@@ -117,7 +132,7 @@ func envValue(s setting, getenv func(string) string) (string, error) {
 			if v != "" {
 				return "", fmt.Errorf("set %s or %s_FILE, not both", s.env, s.env)
 			}
-			b, err := os.ReadFile(path)
+			b, err := os.ReadFile(path) // #nosec G304 -- the secret file the operator named in ${VAR}_FILE
 			if err != nil {
 				return "", fmt.Errorf("%s_FILE: %v", s.env, err)
 			}
@@ -133,7 +148,7 @@ func printUsage(w io.Writer, name string) {
 	defaults := map[string]string{"addr": d.Addr, "data-dir": d.DataDir, "max-body-bytes": strconv.FormatInt(d.MaxBodyBytes, 10),
 		"upstream-timeout": d.UpstreamTimeout.String(), "shutdown-grace": d.ShutdownGrace.String(), "sweep-interval": d.SweepInterval.String(),
 		"log-level": d.LogLevel, "log-format": d.LogFormat, "access-log": strconv.FormatBool(d.AccessLog),
-		"allow-private-upstreams": "false"}
+		"allow-private-upstreams": "false", "alert-interval": d.AlertInterval.String(), "allow-private-webhooks": "false"}
 	for _, s := range settings {
 		def := ""
 		if v := defaults[s.flag]; v != "" {
@@ -185,6 +200,7 @@ func (c Config) Validate() error {
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		errs = append(errs, errors.New("TOLLGATE_LOG_FORMAT must be json or text"))
 	}
+	errs = append(errs, c.validatePortal()...)
 	return errors.Join(errs...)
 }
 
@@ -219,7 +235,7 @@ func (c Config) loadSecretKey() ([]byte, error) {
 		return decodeSecretKey(c.SecretKey)
 	}
 	path := filepath.Join(c.DataDir, "secret.key")
-	if b, err := os.ReadFile(path); err == nil {
+	if b, err := os.ReadFile(path); err == nil { // #nosec G304 -- the key file in the operator's configured data directory
 		key, err := decodeSecretKey(string(b))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
@@ -235,7 +251,7 @@ func (c Config) loadSecretKey() ([]byte, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) // #nosec G304 -- the key file in the configured data directory; O_EXCL never overwrites
 	if errors.Is(err, os.ErrExist) {
 		return c.loadSecretKey() // another process created it first
 	}

@@ -50,7 +50,11 @@ func TestDependencyRules(t *testing.T) {
 		{"web", []string{module + "/"}},
 		{"store", []string{module + "/router", module + "/admin", module + "/providers", "github.com/gin-gonic/gin"}},
 		{"router", []string{module + "/admin", module + "/cmd"}},
-		{"admin", []string{module + "/cmd"}},
+		{"admin", []string{module + "/cmd", module + "/portal"}},
+		{"webui", []string{module + "/admin", module + "/portal", module + "/cmd"}},
+		{"portal", []string{module + "/admin", module + "/cmd"}},
+		{"payment", []string{module + "/router", module + "/admin", module + "/portal", module + "/cmd", "github.com/gin-gonic/gin"}},
+		{"alert", []string{module + "/admin", module + "/portal", module + "/cmd"}},
 	}
 	checked := 0
 	for _, p := range pkgs {

@@ -76,7 +76,7 @@ func doctor(args []string, getenv func(string) string, stdout, stderr io.Writer)
 	for _, f := range d.findings {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", f.verdict, f.subject, f.detail)
 	}
-	tw.Flush()
+	_ = tw.Flush() // stdout, as for the Fprintf calls above: nowhere else to report a failed write
 	if d.problems > 0 {
 		fmt.Fprintln(stdout)
 		return fmt.Errorf("doctor found %d problem(s), marked FAIL above", d.problems)
@@ -169,13 +169,13 @@ func (d *doctorRun) openStore(ctx context.Context) *store.Store {
 	}
 	if err := st.Ping(openCtx); err != nil {
 		d.add(verdictFail, "database", "%s: %v", where, err)
-		st.Close()
+		_ = st.Close() // the failure is already recorded above
 		return nil
 	}
 	v, err := st.AppliedVersion(openCtx)
 	if err != nil || v != store.SchemaVersion() {
 		d.add(verdictFail, "database", "%s: schema version %d, want %d (%v)", where, v, store.SchemaVersion(), err)
-		st.Close()
+		_ = st.Close() // the failure is already recorded above
 		return nil
 	}
 	d.add(verdictOK, "database", "%s, schema version %d", where, v)

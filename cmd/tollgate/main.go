@@ -137,7 +137,8 @@ type Main struct {
 	Outbox  *store.Outbox // settlements waiting for the store
 	Metrics *metrics.Metrics
 
-	redis *redis.Client // shared rate limits, when configured
+	redis  *redis.Client // shared rate limits, when configured
+	portal *portalParts  // tenant self-service (portal.go)
 
 	listener   net.Listener
 	baseCtx    context.Context
@@ -166,28 +167,28 @@ func (m *Main) Open(ctx context.Context) error {
 	go billing.CountTokens("gpt-4o", "warm") // load the tokenizer now, not on the first call that needs it
 	authorize, err := m.adminCredential(ctx)
 	if err != nil {
-		st.Close()
+		_ = st.Close() // start-up failed: report its error, not the close's
 		return err
 	}
 	if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
-		st.Close()
+		_ = st.Close()
 		return err
 	}
 	m.Metrics = metrics.New()
 	limiter, err := m.openLimiter()
 	if err != nil {
-		st.Close()
+		_ = st.Close()
 		return err
 	}
 	m.Outbox, err = store.OpenOutbox(filepath.Join(m.Config.DataDir, "outbox.jsonl"))
 	if err != nil {
-		st.Close()
+		_ = st.Close()
 		return fmt.Errorf("outbox: %w", err)
 	}
 	gw, err := router.New(ctx, router.Config{MaxBodyBytes: m.Config.MaxBodyBytes, UpstreamTimeout: m.Config.UpstreamTimeout,
 		Logger: m.Logger, Outbox: m.Outbox, AllowPrivateUpstreams: m.Config.AllowPrivateUpstreams, Metrics: m.Metrics, Limiter: limiter}, st)
 	if err != nil {
-		st.Close()
+		_ = st.Close()
 		return err
 	}
 	m.Gateway = gw
@@ -204,8 +205,13 @@ func (m *Main) Open(ctx context.Context) error {
 	e.GET("/readyz", m.ready)
 	e.GET("/metrics", bearerOnly(authorize), gin.WrapH(m.Metrics.Handler()))
 	gw.Register(e)
-	admin.New(st, gw, authorize).AllowPrivateUpstreams(m.Config.AllowPrivateUpstreams).Register(e)
-	admin.NewUI(st, gw, authorize).AllowPrivateUpstreams(m.Config.AllowPrivateUpstreams).Register(e)
+	admin.New(st, gw, authorize).AllowPrivateUpstreams(m.Config.AllowPrivateUpstreams).
+		PublicURL(m.Config.PublicURL).AllowPrivateWebhooks(m.Config.AllowPrivateWebhooks).Register(e)
+	admin.NewUI(st, gw, authorize).AllowPrivateUpstreams(m.Config.AllowPrivateUpstreams).PublicURL(m.Config.PublicURL).Register(e)
+	if err := m.openPortal(e); err != nil {
+		_ = st.Close()
+		return err
+	}
 	e.NoRoute(router.NotFound)
 	e.NoMethod(router.MethodNotAllowed)
 
@@ -222,7 +228,8 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	ln, err := net.Listen("tcp", m.Config.Addr)
 	if err != nil {
-		st.Close()
+		m.closePortal()
+		_ = st.Close()
 		return fmt.Errorf("listen on %s: %w", m.Config.Addr, err)
 	}
 	m.listener = ln
@@ -263,11 +270,12 @@ func (m *Main) Close() error {
 	if werr := m.Gateway.Wait(settleCtx); werr != nil {
 		m.Logger.Error("calls still unsettled at exit; their holds expire and are swept on the next start", "error", werr)
 	}
-	m.Server.Close()
+	_ = m.Server.Close() // after Shutdown: only cuts what outlived the grace period
 	m.stopSweep()
 	<-m.sweepDone
+	m.closePortal()
 	if m.redis != nil {
-		m.redis.Close()
+		_ = m.redis.Close() // a shared rate-limit client; closing it has nothing to save
 	}
 	return m.Store.Close()
 }

@@ -36,7 +36,7 @@ func (c *cli) secretRotate(ctx context.Context, cfg Config) error {
 	n, err := c.st.RotateSecretKey(ctx, newKey)
 	if err != nil {
 		if keyFile != "" {
-			os.Remove(keyFile + ".new")
+			_ = os.Remove(keyFile + ".new") // best effort: the rotation's error is the one to report
 		}
 		return fmt.Errorf("nothing changed: %w", err)
 	}

@@ -53,7 +53,7 @@ func (c *Client) ChatStream(ctx context.Context, req *providers.ChatRequest) (pr
 	if c.idleTimeout > 0 {
 		s.idle = time.AfterFunc(c.idleTimeout, func() {
 			s.idleFired.Store(true)
-			resp.Body.Close()
+			_ = resp.Body.Close() // unblocks Recv, which reports the idle timeout
 		})
 	}
 	return s, nil
@@ -409,7 +409,7 @@ func (s *stream) Close() error {
 		if s.idle != nil {
 			s.idle.Stop()
 		}
-		s.body.Close()
+		_ = s.body.Close() // a response body being abandoned: its close error tells nothing
 	})
 	return nil
 }

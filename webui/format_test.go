@@ -1,4 +1,4 @@
-package admin
+package webui
 
 import (
 	"strings"
@@ -26,32 +26,32 @@ func TestUSDText(t *testing.T) {
 		{-1, "−$0.000000001"},
 		{1_000_000_000_000_000, "$1,000,000.00"},
 	} {
-		if got := usdText(c.in); got != c.want {
-			t.Errorf("usdText(%d) = %q, want %q", c.in, got, c.want)
+		if got := USD(c.in); got != c.want {
+			t.Errorf("USD(%d) = %q, want %q", c.in, got, c.want)
 		}
 	}
-	if h := string(moneyHTML(12_500_000_000)); h != `<span class="money" title="12.500000000 USD">$12.50</span>` {
-		t.Errorf("moneyHTML = %s", h)
+	if h := string(Money(12_500_000_000)); h != `<span class="money" title="12.500000000 USD">$12.50</span>` {
+		t.Errorf("Money = %s", h)
 	}
-	if h := string(moneyHTML(-1)); !strings.Contains(h, `class="money neg"`) {
+	if h := string(Money(-1)); !strings.Contains(h, `class="money neg"`) {
 		t.Errorf("negative money is not marked: %s", h)
 	}
 }
 
 func TestFormatHelpers(t *testing.T) {
 	for in, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 1234567: "1,234,567", -45000: "−45,000"} {
-		if got := formatInt(in); got != want {
-			t.Errorf("formatInt(%d) = %q, want %q", in, got, want)
+		if got := Int(in); got != want {
+			t.Errorf("Int(%d) = %q, want %q", in, got, want)
 		}
 	}
 	for in, want := range map[float64]string{0: "0%", 0.0004: "<0.1%", 0.018: "1.8%", 0.25: "25%", 1: "100%"} {
-		if got := formatPercent(in); got != want {
-			t.Errorf("formatPercent(%v) = %q, want %q", in, got, want)
+		if got := Percent(in); got != want {
+			t.Errorf("Percent(%v) = %q, want %q", in, got, want)
 		}
 	}
 	for in, want := range map[float64]string{0.4: "0.4 ms", 840: "840 ms", 2400: "2.4 s"} {
-		if got := formatMillis(in); got != want {
-			t.Errorf("formatMillis(%v) = %q, want %q", in, got, want)
+		if got := Millis(in); got != want {
+			t.Errorf("Millis(%v) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -70,15 +70,15 @@ func TestRelativeTime(t *testing.T) {
 		{time.Date(2025, 1, 2, 15, 4, 0, 0, time.UTC), "Jan 2, 15:04"},
 		{time.Date(2023, 1, 2, 15, 4, 0, 0, time.UTC), "Jan 2, 2023"},
 	} {
-		if got := relativeTime(c.t, now); got != c.want {
-			t.Errorf("relativeTime(%v) = %q, want %q", c.t, got, c.want)
+		if got := RelativeTime(c.t, now); got != c.want {
+			t.Errorf("RelativeTime(%v) = %q, want %q", c.t, got, c.want)
 		}
 	}
-	h := string(whenHTML(time.Date(2025, 1, 2, 15, 4, 5, 0, time.UTC).UnixMilli()))
+	h := string(When(time.Date(2025, 1, 2, 15, 4, 5, 0, time.UTC).UnixMilli()))
 	if !strings.Contains(h, `datetime="2025-01-02T15:04:05Z"`) || !strings.Contains(h, `title="2025-01-02 15:04:05 UTC"`) {
-		t.Errorf("whenHTML = %s", h)
+		t.Errorf("When = %s", h)
 	}
-	if whenHTML(int64(0)) != "—" {
+	if When(int64(0)) != "—" {
 		t.Error("a zero time is not a dash")
 	}
 }

@@ -1,4 +1,4 @@
-package admin
+package webui
 
 import (
 	"fmt"
@@ -10,10 +10,10 @@ import (
 	"github.com/tollgate-gw/tollgate/billing"
 )
 
-// usdText writes an amount the way people read money: "$1,234.50", rounded to the
+// USD writes an amount the way people read money: "$1,234.50", rounded to the
 // cent (half away from zero), with amounts under a cent written out exactly
 // ("$0.00045") so a small charge never reads as nothing. Integer arithmetic only.
-func usdText(n billing.Nanos) string {
+func USD(n billing.Nanos) string {
 	neg := n < 0
 	mag := uint64(n)
 	if neg {
@@ -45,13 +45,13 @@ func boolToUint(b bool) uint64 {
 	return 0
 }
 
-// moneyHTML is usdText in a span whose tooltip holds the exact amount.
-func moneyHTML(n billing.Nanos) template.HTML {
+// Money is USD in a span whose tooltip holds the exact amount.
+func Money(n billing.Nanos) template.HTML {
 	cls := "money"
 	if n < 0 {
 		cls += " neg"
 	}
-	return template.HTML(`<span class="` + cls + `" title="` + n.String() + ` USD">` + template.HTMLEscapeString(usdText(n)) + `</span>`)
+	return template.HTML(`<span class="` + cls + `" title="` + n.String() + ` USD">` + template.HTMLEscapeString(USD(n)) + `</span>`)
 }
 
 // groupDigits puts thousands separators into a run of digits.
@@ -73,17 +73,17 @@ func groupDigits(d string) string {
 	return b.String()
 }
 
-// formatInt writes a count with thousands separators.
-func formatInt(v int64) string {
+// Int writes a count with thousands separators.
+func Int(v int64) string {
 	if v < 0 {
 		return "−" + groupDigits(strconv.FormatInt(-v, 10))
 	}
 	return groupDigits(strconv.FormatInt(v, 10))
 }
 
-// formatPercent writes a share (0..1) as a percentage an operator can compare:
+// Percent writes a share (0..1) as a percentage an operator can compare:
 // "0%", "<0.1%", "2.5%", "100%".
-func formatPercent(r float64) string {
+func Percent(r float64) string {
 	switch {
 	case r <= 0:
 		return "0%"
@@ -97,8 +97,8 @@ func formatPercent(r float64) string {
 	return strconv.FormatFloat(r*100, 'f', 0, 64) + "%"
 }
 
-// formatMillis writes a latency: "840 ms", "2.4 s".
-func formatMillis(ms float64) string {
+// Millis writes a latency: "840 ms", "2.4 s".
+func Millis(ms float64) string {
 	if ms > 0 && ms < 10 {
 		return strconv.FormatFloat(ms, 'f', 1, 64) + " ms"
 	}
@@ -108,10 +108,10 @@ func formatMillis(ms float64) string {
 	return strconv.FormatFloat(ms/1000, 'f', 1, 64) + " s"
 }
 
-// whenHTML writes a stored time (Unix ms) or a time.Time as a <time> element that
+// When writes a stored time (Unix ms) or a time.Time as a <time> element that
 // reads "5 min ago" for recent times and a date otherwise, with the exact UTC time
 // in its tooltip. Zero is "—".
-func whenHTML(v any) template.HTML {
+func When(v any) template.HTML {
 	var t time.Time
 	switch x := v.(type) {
 	case int64:
@@ -126,12 +126,12 @@ func whenHTML(v any) template.HTML {
 	}
 	exact := t.Format("2006-01-02 15:04:05 UTC")
 	return template.HTML(`<time datetime="` + t.Format(time.RFC3339) + `" title="` + exact + `">` +
-		template.HTMLEscapeString(relativeTime(t, time.Now())) + `</time>`)
+		template.HTMLEscapeString(RelativeTime(t, time.Now())) + `</time>`)
 }
 
-// relativeTime is how long ago (or until) t is, in the largest sensible unit; past
+// RelativeTime is how long ago (or until) t is, in the largest sensible unit; past
 // a week it is the date and time.
-func relativeTime(t, now time.Time) string {
+func RelativeTime(t, now time.Time) string {
 	d := now.Sub(t)
 	future := d < 0
 	if future {
@@ -162,8 +162,8 @@ func relativeTime(t, now time.Time) string {
 	return s + " ago"
 }
 
-// statusClass names the colour class of an HTTP status badge.
-func statusClass(status int) string {
+// StatusClass names the colour class of an HTTP status badge.
+func StatusClass(status int) string {
 	switch {
 	case status >= 200 && status < 300:
 		return "ok"
