@@ -50,6 +50,8 @@ func Secure(c *gin.Context) bool {
 // SetCookie sets an HttpOnly, SameSite=Lax cookie scoped to the site's prefix;
 // maxAge 0 makes it a browser-session cookie, -1 deletes it.
 func (s *Site) SetCookie(c *gin.Context, name, value string, maxAge int) {
+	// #nosec G124 -- Secure whenever the request came over HTTPS (see Secure); the gateway
+	// itself serves plain HTTP, where a Secure cookie would never come back.
 	http.SetCookie(c.Writer, &http.Cookie{Name: name, Value: value, Path: s.Prefix, MaxAge: maxAge,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: Secure(c)})
 }
@@ -104,6 +106,8 @@ func (s *Site) SetFlash(c *gin.Context, msg string) {
 	if len(msg) > 300 {
 		msg = msg[:300] + "…"
 	}
+	// #nosec G124 -- Secure whenever the request came over HTTPS (see Secure); the gateway
+	// itself serves plain HTTP, where a Secure cookie would never come back.
 	http.SetCookie(c.Writer, &http.Cookie{Name: s.flashCookie(), Value: url.QueryEscape(msg), Path: s.Prefix,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: Secure(c)})
 }
@@ -114,6 +118,8 @@ func (s *Site) TakeFlash(c *gin.Context) (msg, kind string) {
 	if err != nil || v == "" {
 		return "", ""
 	}
+	// #nosec G124 -- Secure whenever the request came over HTTPS (see Secure); the gateway
+	// itself serves plain HTTP, where a Secure cookie would never come back.
 	http.SetCookie(c.Writer, &http.Cookie{Name: s.flashCookie(), Value: "", Path: s.Prefix, MaxAge: -1, HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: Secure(c)})
 	if strings.HasPrefix(v, "!") {
