@@ -46,7 +46,7 @@ func TestDashboardInvitesAndRedeemCodes(t *testing.T) {
 			t.Fatalf("%d codes on the page", n)
 		}
 		batchID = regexp.MustCompile(`/admin/redeem/(rb_[0-9a-f]+)/codes\.csv`).FindStringSubmatch(p.body)[1]
-		csv := h.get("/admin/redeem/" + batchID + "/codes.csv").mustStatus(t, 200)
+		csv := h.get("/admin/redeem/"+batchID+"/codes.csv").mustStatus(t, 200)
 		if !strings.HasPrefix(csv.header.Get("Content-Type"), "text/csv") || strings.Count(csv.body, "\n") != 4 {
 			t.Fatalf("%v\n%s", csv.header, csv.body)
 		}

@@ -61,3 +61,29 @@ func TestKeys(t *testing.T) {
 		u.post("/portal/keys/"+k.ID, url.Values{"budget_usd": {"1"}}).mustStatus(t, 200).mustContain(t, "cannot be changed")
 	})
 }
+
+func TestTenantChangesAreAudited(t *testing.T) {
+	h := newHarness(t, Config{})
+	u := h.tenantUser("acme", usd)
+	u.post("/portal/keys", url.Values{"name": {"app"}}).mustStatus(t, 200)
+	u.post("/portal/redeem", url.Values{"code": {"TG-SECRETCODE"}}).mustStatus(t, 404)
+	entries, err := h.st.AuditLog(context.Background(), 0, 10)
+	if err != nil || len(entries) < 2 {
+		t.Fatalf("%+v %v", entries, err)
+	}
+	var actions []string
+	for _, e := range entries {
+		if e.Actor != "tenant-user:"+u.email || e.Detail["tenant_id"] != u.tenant.ID {
+			t.Fatalf("entry %+v", e)
+		}
+		for _, v := range e.Detail {
+			if v == "TG-SECRETCODE" {
+				t.Fatal("a redeem code reached the audit log")
+			}
+		}
+		actions = append(actions, e.Action)
+	}
+	if actions[0] != "POST /portal/redeem" || actions[1] != "POST /portal/keys" {
+		t.Fatalf("actions %v", actions)
+	}
+}

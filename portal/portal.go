@@ -8,6 +8,7 @@
 package portal
 
 import (
+	"context"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -108,7 +109,7 @@ func (p *Portal) Register(r gin.IRouter) {
 		g.POST(webhookPath, p.stripeWebhook)
 	}
 
-	a := g.Group("", webui.LimitBody(bodyBytes), p.requireSession)
+	a := g.Group("", webui.LimitBody(bodyBytes), p.requireSession, p.audit)
 	a.POST("/logout", p.logout)
 	a.GET("/", p.overview)
 	a.GET("/usage", p.usage)
@@ -129,6 +130,24 @@ func (p *Portal) Register(r gin.IRouter) {
 	a.POST("/alerts", p.saveAlert)
 	a.POST("/alerts/secret", p.rotateAlertSecret)
 	a.POST("/alerts/delete", p.deleteAlert)
+}
+
+// audit records every change a tenant user makes (keys, redemptions, payments
+// started, alert settings) in the operators' audit log, as "tenant-user:<email>"
+// with the tenant's id. Form fields are left out: they hold codes and secrets.
+func (p *Portal) audit(c *gin.Context) {
+	c.Next()
+	if c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead {
+		return
+	}
+	s, ok := sessionOf(c)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), 5*time.Second)
+	defer cancel()
+	_ = p.store.Audit(ctx, store.AuditEntry{Actor: "tenant-user:" + s.Email, Action: c.Request.Method + " " + c.FullPath(),
+		Target: c.Param("id"), Detail: map[string]string{"tenant_id": s.TenantID}, Remote: c.ClientIP(), Status: c.Writer.Status()})
 }
 
 // render writes a page with the session's user, tenant and CSRF token filled in.

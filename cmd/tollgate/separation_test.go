@@ -41,6 +41,16 @@ func TestAdminAndTenantSeparation(t *testing.T) {
 				continue
 			}
 			auth, allowed = "Bearer "+testAdminToken, func(s int) bool { return s == 303 || s == 302 || s == 401 || s == 403 }
+		case strings.HasPrefix(r.Path, "/portal/"):
+			// The tenant portal: neither credential opens a screen without a tenant
+			// session; sign-in, invites, assets and Stripe's signed webhook are open.
+			if strings.Contains(r.Path, "/login") || strings.Contains(r.Path, "/static/") || strings.Contains(r.Path, "/invite/") ||
+				strings.Contains(r.Path, "/stripe/webhook") {
+				continue
+			}
+			auth, allowed = "Bearer "+tenantKey, func(s int) bool { return s == 303 }
+		case strings.HasPrefix(r.Path, "/dashboard/"):
+			auth, allowed = "Bearer "+testAdminToken, func(s int) bool { return s == 401 }
 		default:
 			continue
 		}
