@@ -9,7 +9,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/tollgate-gw/tollgate/providers/internal/body"
 
 	"github.com/tollgate-gw/tollgate/providers"
 )
@@ -17,7 +18,7 @@ import (
 // maxMessageBytes bounds an upstream error message kept for logs and the request log.
 const maxMessageBytes = 500
 
-var errTooLarge = errors.New("body exceeds the size limit")
+var errTooLarge = body.ErrTooLarge
 
 // googleError is the error object of Google APIs:
 // {"error":{"code":429,"message":"…","status":"RESOURCE_EXHAUSTED","details":[…]}}.
@@ -173,31 +174,8 @@ func isTypeError(err error) bool {
 	return errors.As(err, &typeErr)
 }
 
-// truncate shortens s to at most n bytes without splitting a UTF-8 sequence.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n - len("…")
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
-
-// readBounded reads all of r, failing with errTooLarge past limit bytes; size is the
-// announced length (or -1) and only sizes the first allocation.
-func readBounded(r io.Reader, size, limit int64) ([]byte, error) {
-	if size < 0 || size > limit {
-		size = 512
-	}
-	buf := bytes.NewBuffer(make([]byte, 0, size+1))
-	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if n > limit {
-		return nil, errTooLarge
-	}
-	return buf.Bytes(), nil
-}
+// truncate and readBounded are the shared ones (providers/internal/body).
+var (
+	truncate    = body.Truncate
+	readBounded = body.ReadBounded
+)
