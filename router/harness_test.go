@@ -61,6 +61,7 @@ func newHarness(t testing.TB, credit billing.Nanos, opts ...func(*Config)) *harn
 		t.Fatal(err)
 	}
 	h := &harness{t: t, store: st, upstream: up, dbPath: dbPath, outbox: outbox}
+	st.UseOutbox(outbox)
 	if err := st.PutPrice(ctx, billing.Price{Model: testModel, Input: 1_000_000, Output: 2_000_000, ContextWindow: 100_000, MaxOutput: 1000}); err != nil {
 		t.Fatal(err)
 	}

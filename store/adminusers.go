@@ -182,14 +182,14 @@ func (s *Store) createAdminUser(ctx context.Context, email, password string, fir
 // form only while it is 0.
 func (s *Store) AdminUserCount(ctx context.Context) (int64, error) {
 	var n int64
-	err := s.r.WithContext(ctx).Raw(`SELECT COUNT(*) FROM admin_users`).Scan(&n).Error
+	err := s.read(ctx).Raw(`SELECT COUNT(*) FROM admin_users`).Scan(&n).Error
 	return n, wrapDBError(err)
 }
 
 // AdminUsers lists dashboard users by email.
 func (s *Store) AdminUsers(ctx context.Context) ([]AdminUser, error) {
 	var us []AdminUser
-	err := s.r.WithContext(ctx).Raw(`SELECT ` + adminUserColumns + ` FROM admin_users ORDER BY email`).Scan(&us).Error
+	err := s.read(ctx).Raw(`SELECT ` + adminUserColumns + ` FROM admin_users ORDER BY email`).Scan(&us).Error
 	return us, wrapDBError(err)
 }
 
@@ -201,7 +201,7 @@ func (s *Store) AuthenticateAdmin(ctx context.Context, email, password string) (
 		AdminUser
 		PasswordHash string
 	}
-	if err := s.r.WithContext(ctx).Raw(`SELECT `+adminUserColumns+`, password_hash FROM admin_users WHERE email = ?`, email).Scan(&rows).Error; err != nil {
+	if err := s.read(ctx).Raw(`SELECT `+adminUserColumns+`, password_hash FROM admin_users WHERE email = ?`, email).Scan(&rows).Error; err != nil {
 		return AdminUser{}, wrapDBError(err)
 	}
 	if len(rows) == 0 || len(password) > maxPasswordBytes {

@@ -116,7 +116,7 @@ func (s *Store) BalanceAlert(ctx context.Context, tenantID string) (BalanceAlert
 		BalanceAlert
 		SecretEnc string
 	}
-	if err := s.r.WithContext(ctx).Raw(`SELECT tenant_id, threshold, url, secret_enc, armed, updated_at FROM balance_alerts WHERE tenant_id = ?`,
+	if err := s.read(ctx).Raw(`SELECT tenant_id, threshold, url, secret_enc, armed, updated_at FROM balance_alerts WHERE tenant_id = ?`,
 		tenantID).Scan(&rows).Error; err != nil {
 		return BalanceAlert{}, wrapDBError(err)
 	}
@@ -187,7 +187,7 @@ func (s *Store) CheckBalanceAlerts(ctx context.Context, now time.Time) ([]AlertD
 		TenantID  string
 		Threshold int64
 	}
-	if err := s.r.WithContext(ctx).Raw(`SELECT a.tenant_id, a.threshold FROM balance_alerts a JOIN tenants t ON t.id = a.tenant_id
+	if err := s.read(ctx).Raw(`SELECT a.tenant_id, a.threshold FROM balance_alerts a JOIN tenants t ON t.id = a.tenant_id
 		WHERE a.armed = ? AND t.balance + t.credit_limit < a.threshold`, true).Scan(&crossed).Error; err != nil {
 		return nil, wrapDBError(err)
 	}
@@ -238,7 +238,7 @@ func (s *Store) DueAlertDeliveries(ctx context.Context, now time.Time, limit int
 		AlertURL  sql.NullString
 		SecretEnc sql.NullString
 	}
-	err := s.r.WithContext(ctx).Raw(`SELECT `+deliveryColumns+`, a.url AS alert_url, a.secret_enc FROM alert_deliveries d
+	err := s.read(ctx).Raw(`SELECT `+deliveryColumns+`, a.url AS alert_url, a.secret_enc FROM alert_deliveries d
 		LEFT JOIN balance_alerts a ON a.tenant_id = d.tenant_id
 		WHERE d.delivered_at = 0 AND d.failed_at = 0 AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at LIMIT ?`,
 		now.UnixMilli(), limitOr(limit, 100)).Scan(&rows).Error
@@ -292,7 +292,7 @@ func (s *Store) FinishAlertDelivery(ctx context.Context, id string, delivered, g
 // AlertDeliveries lists a tenant's recent alert deliveries, newest first.
 func (s *Store) AlertDeliveries(ctx context.Context, tenantID string, limit int) ([]AlertDelivery, error) {
 	var out []AlertDelivery
-	err := s.r.WithContext(ctx).Raw(`SELECT `+deliveryColumns+` FROM alert_deliveries d WHERE d.tenant_id = ? ORDER BY d.created_at DESC, d.id LIMIT ?`,
+	err := s.read(ctx).Raw(`SELECT `+deliveryColumns+` FROM alert_deliveries d WHERE d.tenant_id = ? ORDER BY d.created_at DESC, d.id LIMIT ?`,
 		tenantID, limitOr(limit, 20)).Scan(&out).Error
 	return out, wrapDBError(err)
 }

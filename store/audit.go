@@ -61,7 +61,7 @@ func (s *Store) AuditLog(ctx context.Context, before int64, limit int) ([]AuditE
 		Status                                int
 		CreatedAt                             int64
 	}
-	if err := s.r.WithContext(ctx).Raw(q, args...).Scan(&rows).Error; err != nil {
+	if err := s.read(ctx).Raw(q, args...).Scan(&rows).Error; err != nil {
 		return nil, wrapDBError(err)
 	}
 	out := make([]AuditEntry, len(rows))

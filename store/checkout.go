@@ -63,7 +63,7 @@ func (s *Store) RecordCheckoutSession(ctx context.Context, cs CheckoutSession) e
 // CheckoutSessions lists a tenant's checkout sessions, newest first.
 func (s *Store) CheckoutSessions(ctx context.Context, tenantID string, limit int) ([]CheckoutSession, error) {
 	var out []CheckoutSession
-	err := s.r.WithContext(ctx).Raw(`SELECT `+checkoutColumns+` FROM checkout_sessions WHERE tenant_id = ? ORDER BY created_at DESC, id LIMIT ?`,
+	err := s.read(ctx).Raw(`SELECT `+checkoutColumns+` FROM checkout_sessions WHERE tenant_id = ? ORDER BY created_at DESC, id LIMIT ?`,
 		tenantID, limitOr(limit, 20)).Scan(&out).Error
 	return out, wrapDBError(err)
 }
@@ -141,7 +141,7 @@ func (s *Store) CompleteCheckout(ctx context.Context, p PaidCheckout) (CheckoutR
 // session of another tenant.
 func (s *Store) TenantCheckoutSession(ctx context.Context, tenantID, id string) (CheckoutSession, error) {
 	var out []CheckoutSession
-	if err := s.r.WithContext(ctx).Raw(`SELECT `+checkoutColumns+` FROM checkout_sessions WHERE id = ? AND tenant_id = ?`, id, tenantID).Scan(&out).Error; err != nil {
+	if err := s.read(ctx).Raw(`SELECT `+checkoutColumns+` FROM checkout_sessions WHERE id = ? AND tenant_id = ?`, id, tenantID).Scan(&out).Error; err != nil {
 		return CheckoutSession{}, wrapDBError(err)
 	}
 	if len(out) == 0 {

@@ -113,29 +113,65 @@ func ratio(a, b int64) float64 {
 
 // rollUp adds one call to its row of usage_daily. It is the one call insertRecord
 // makes for the dashboard, inside the transaction that logs the call, so the rollup
-// always agrees with the request log.
+// always agrees with the request log. (The write-behind writer adds a batch's calls
+// up per row first, with the same rollupOf.)
 func rollUp(tx *gorm.DB, r *CallRecord) error {
+	k, row := rollupOf(r)
+	return tx.Exec(sqlRollup, row.args(k)...).Error
+}
+
+// rollupKey names one row of usage_daily.
+type rollupKey struct {
+	day                                         int64
+	tenantID, keyID, model, channelID, provider string
+}
+
+// rollupRow is what calls add to a usage_daily row.
+type rollupRow struct {
+	calls, served, refused, failed, cost, prompt, completion, cached, latency int64
+}
+
+func (r *rollupRow) add(o rollupRow) {
+	r.calls += o.calls
+	r.served += o.served
+	r.refused += o.refused
+	r.failed += o.failed
+	r.cost += o.cost
+	r.prompt += o.prompt
+	r.completion += o.completion
+	r.cached += o.cached
+	r.latency += o.latency
+}
+
+func (r *rollupRow) args(k rollupKey) []any {
+	return []any{k.day, k.tenantID, k.keyID, k.model, k.channelID, k.provider, r.calls, r.served, r.refused, r.failed,
+		r.cost, r.prompt, r.completion, r.cached, r.latency}
+}
+
+// rollupOf is one call's share of its usage_daily row.
+func rollupOf(r *CallRecord) (rollupKey, rollupRow) {
 	channel, provider := ServingChannel(*r)
-	var served, refused, failed, latency int64
+	row := rollupRow{calls: 1, cost: int64(r.Cost), prompt: r.Usage.PromptTokens, completion: r.Usage.CompletionTokens,
+		cached: r.Usage.CachedTokens}
 	switch {
 	case r.Status >= 200 && r.Status < 300:
-		served, latency = 1, r.LatencyMs
+		row.served, row.latency = 1, r.LatencyMs
 	case r.Status == 402:
-		refused = 1
+		row.refused = 1
 	default:
-		failed = 1
+		row.failed = 1
 	}
-	return tx.Exec(`INSERT INTO usage_daily (day, tenant_id, key_id, model, channel_id, provider, calls, served, refused, failed,
-		cost, prompt_tokens, completion_tokens, cached_tokens, latency_ms) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (day, tenant_id, key_id, model, channel_id, provider) DO UPDATE SET calls = usage_daily.calls + 1,
+	return rollupKey{r.CreatedAt / dayMillis, r.TenantID, r.KeyID, r.Model, channel, provider}, row
+}
+
+const sqlRollup = `INSERT INTO usage_daily (day, tenant_id, key_id, model, channel_id, provider, calls, served, refused, failed,
+		cost, prompt_tokens, completion_tokens, cached_tokens, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (day, tenant_id, key_id, model, channel_id, provider) DO UPDATE SET calls = usage_daily.calls + excluded.calls,
 		served = usage_daily.served + excluded.served, refused = usage_daily.refused + excluded.refused,
 		failed = usage_daily.failed + excluded.failed, cost = usage_daily.cost + excluded.cost,
 		prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
 		completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens,
-		cached_tokens = usage_daily.cached_tokens + excluded.cached_tokens, latency_ms = usage_daily.latency_ms + excluded.latency_ms`,
-		r.CreatedAt/dayMillis, r.TenantID, r.KeyID, r.Model, channel, provider, served, refused, failed,
-		r.Cost, r.Usage.PromptTokens, r.Usage.CompletionTokens, r.Usage.CachedTokens, latency).Error
-}
+		cached_tokens = usage_daily.cached_tokens + excluded.cached_tokens, latency_ms = usage_daily.latency_ms + excluded.latency_ms`
 
 // ServingChannel is the channel a call is charted under: the one that served it,
 // else the last one tried (so a call that failed on every channel is charged to a
@@ -230,7 +266,7 @@ type DayTally struct {
 func (s *Store) DailyTallies(ctx context.Context, f RollupFilter) ([]DayTally, error) {
 	where, args := f.where()
 	var rows []tallyRow
-	err := s.r.WithContext(ctx).Raw(`SELECT day, `+tallyColumns+` FROM usage_daily WHERE `+where+` GROUP BY day ORDER BY day`, args...).Scan(&rows).Error
+	err := s.read(ctx).Raw(`SELECT day, `+tallyColumns+` FROM usage_daily WHERE `+where+` GROUP BY day ORDER BY day`, args...).Scan(&rows).Error
 	if err != nil {
 		return nil, wrapDBError(err)
 	}
@@ -245,7 +281,7 @@ func (s *Store) DailyTallies(ctx context.Context, f RollupFilter) ([]DayTally, e
 func (s *Store) Tally(ctx context.Context, f RollupFilter) (Tally, error) {
 	where, args := f.where()
 	var row tallyRow
-	err := s.r.WithContext(ctx).Raw(`SELECT `+tallyColumns+` FROM usage_daily WHERE `+where, args...).Scan(&row).Error
+	err := s.read(ctx).Raw(`SELECT `+tallyColumns+` FROM usage_daily WHERE `+where, args...).Scan(&row).Error
 	return row.tally(), wrapDBError(err)
 }
 
@@ -281,7 +317,7 @@ func (s *Store) TallyBy(ctx context.Context, f RollupFilter, by string, limit in
 		args = append(args, limit)
 	}
 	var rows []tallyRow
-	if err := s.r.WithContext(ctx).Raw(q, args...).Scan(&rows).Error; err != nil {
+	if err := s.read(ctx).Raw(q, args...).Scan(&rows).Error; err != nil {
 		return nil, wrapDBError(err)
 	}
 	out := make([]GroupTally, len(rows))
@@ -320,7 +356,7 @@ func (s *Store) Flows(ctx context.Context, from, to time.Time) ([]Flow, error) {
 // flows runs a query selecting the five path columns and the tally columns, and
 // scans its rows by hand (reflection would cost more than the query).
 func (s *Store) flows(ctx context.Context, q string, args []any) ([]Flow, error) {
-	rows, err := s.r.WithContext(ctx).Raw(q, args...).Rows()
+	rows, err := s.read(ctx).Raw(q, args...).Rows()
 	if err != nil {
 		return nil, wrapDBError(err)
 	}
@@ -356,7 +392,7 @@ func (s *Store) flowsFromLog(ctx context.Context, from, to time.Time) ([]Flow, e
 		return nil, err
 	}
 	var rows []callRow
-	err = s.r.WithContext(ctx).Raw(`SELECT `+callColumns+` FROM usage_records
+	err = s.read(ctx).Raw(`SELECT `+callColumns+` FROM usage_records
 		WHERE created_at >= ? AND created_at < ? AND channel_id = '' AND attempts <> '[]'`, from.UnixMilli(), to.UnixMilli()).Scan(&rows).Error
 	if err != nil {
 		return nil, wrapDBError(err)
@@ -407,7 +443,7 @@ type DayFlows struct {
 // thousands.
 func (s *Store) FlowsByDay(ctx context.Context, from, to time.Time) ([]DayFlows, error) {
 	where, args := RollupFilter{From: from, To: to}.where()
-	rows, err := s.r.WithContext(ctx).Raw(`SELECT day, tenant_id, key_id, model, channel_id, provider, calls, served, refused, failed,
+	rows, err := s.read(ctx).Raw(`SELECT day, tenant_id, key_id, model, channel_id, provider, calls, served, refused, failed,
 		cost, prompt_tokens, completion_tokens, cached_tokens, latency_ms FROM usage_daily WHERE `+where+` ORDER BY day`, args...).Rows()
 	if err != nil {
 		return nil, wrapDBError(err)
@@ -435,7 +471,7 @@ func (s *Store) FlowsByDay(ctx context.Context, from, to time.Time) ([]DayFlows,
 // Call reads one row of the request log by its id.
 func (s *Store) Call(ctx context.Context, id int64) (CallRecord, error) {
 	var rows []callRow
-	if err := s.r.WithContext(ctx).Raw(`SELECT `+callColumns+` FROM usage_records WHERE id = ?`, id).Scan(&rows).Error; err != nil {
+	if err := s.read(ctx).Raw(`SELECT `+callColumns+` FROM usage_records WHERE id = ?`, id).Scan(&rows).Error; err != nil {
 		return CallRecord{}, wrapDBError(err)
 	}
 	if len(rows) == 0 {
@@ -474,7 +510,7 @@ func (s *Store) TenantNames(ctx context.Context, ids []string) (map[string]strin
 		return out, nil
 	}
 	var rows []struct{ ID, Name string }
-	if err := s.r.WithContext(ctx).Raw(`SELECT id, name FROM tenants WHERE id IN ?`, ids).Scan(&rows).Error; err != nil {
+	if err := s.read(ctx).Raw(`SELECT id, name FROM tenants WHERE id IN ?`, ids).Scan(&rows).Error; err != nil {
 		return nil, wrapDBError(err)
 	}
 	for _, r := range rows {
@@ -490,7 +526,7 @@ func (s *Store) KeysByID(ctx context.Context, ids []string) (map[string]APIKey, 
 		return out, nil
 	}
 	var rows []keyRow
-	if err := s.r.WithContext(ctx).Raw(`SELECT `+keyColumns+` FROM api_keys WHERE id IN ?`, ids).Scan(&rows).Error; err != nil {
+	if err := s.read(ctx).Raw(`SELECT `+keyColumns+` FROM api_keys WHERE id IN ?`, ids).Scan(&rows).Error; err != nil {
 		return nil, wrapDBError(err)
 	}
 	for _, r := range rows {
@@ -507,6 +543,6 @@ func (s *Store) CountTenants(ctx context.Context, search string) (int64, error) 
 		args = append(args, "%"+strings.ToLower(escapeLike(search))+"%")
 	}
 	var n int64
-	err := s.r.WithContext(ctx).Raw(q, args...).Scan(&n).Error
+	err := s.read(ctx).Raw(q, args...).Scan(&n).Error
 	return n, wrapDBError(err)
 }

@@ -67,7 +67,7 @@ func (s *Store) CreateInvite(ctx context.Context, tenantID, email string, ttl ti
 // token is unknown, used or expired.
 func (s *Store) InviteByToken(ctx context.Context, token string, now time.Time) (Invite, error) {
 	var rows []Invite
-	err := s.r.WithContext(ctx).Raw(`SELECT id, tenant_id, email, expires_at, used_at, created_at FROM tenant_invites
+	err := s.read(ctx).Raw(`SELECT id, tenant_id, email, expires_at, used_at, created_at FROM tenant_invites
 		WHERE digest = ? AND used_at = 0 AND expires_at > ?`, sessionDigest(token), now.UnixMilli()).Scan(&rows).Error
 	if err != nil {
 		return Invite{}, wrapDBError(err)
@@ -81,7 +81,7 @@ func (s *Store) InviteByToken(ctx context.Context, token string, now time.Time) 
 // Invites lists a tenant's invites, newest first (used and expired ones included).
 func (s *Store) Invites(ctx context.Context, tenantID string) ([]Invite, error) {
 	var rows []Invite
-	err := s.r.WithContext(ctx).Raw(`SELECT id, tenant_id, email, expires_at, used_at, created_at FROM tenant_invites
+	err := s.read(ctx).Raw(`SELECT id, tenant_id, email, expires_at, used_at, created_at FROM tenant_invites
 		WHERE tenant_id = ? ORDER BY created_at DESC, id LIMIT 200`, tenantID).Scan(&rows).Error
 	return rows, wrapDBError(err)
 }

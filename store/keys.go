@@ -147,24 +147,31 @@ func (s *Store) KeyByDigest(ctx context.Context, digest string) (APIKey, error) 
 // Key reads one key by id.
 func (s *Store) Key(ctx context.Context, id string) (APIKey, error) {
 	var rows []keyRow
-	if err := s.r.WithContext(ctx).Raw(`SELECT `+keyColumns+` FROM api_keys WHERE id = ?`, id).Scan(&rows).Error; err != nil {
+	if err := s.read(ctx).Raw(`SELECT `+keyColumns+` FROM api_keys WHERE id = ?`, id).Scan(&rows).Error; err != nil {
 		return APIKey{}, wrapDBError(err)
 	}
 	if len(rows) == 0 {
 		return APIKey{}, fmt.Errorf("%w: key %s", ErrNotFound, id)
 	}
-	return rows[0].key(), nil
+	return s.withMemHeld(rows[0].key()), nil
+}
+
+// withMemHeld adds what this process holds in memory (SQLite) to a key's held.
+func (s *Store) withMemHeld(k APIKey) APIKey {
+	_, held := s.mem.heldBy("", k.ID)
+	k.Held += billing.Nanos(held)
+	return k
 }
 
 // ListKeys returns a tenant's keys, newest first.
 func (s *Store) ListKeys(ctx context.Context, tenantID string) ([]APIKey, error) {
 	var rows []keyRow
-	if err := s.r.WithContext(ctx).Raw(`SELECT `+keyColumns+` FROM api_keys WHERE tenant_id = ? ORDER BY created_at DESC, id`, tenantID).Scan(&rows).Error; err != nil {
+	if err := s.read(ctx).Raw(`SELECT `+keyColumns+` FROM api_keys WHERE tenant_id = ? ORDER BY created_at DESC, id`, tenantID).Scan(&rows).Error; err != nil {
 		return nil, wrapDBError(err)
 	}
 	keys := make([]APIKey, len(rows))
 	for i, r := range rows {
-		keys[i] = r.key()
+		keys[i] = s.withMemHeld(r.key())
 	}
 	return keys, nil
 }

@@ -66,7 +66,7 @@ func (s *Store) Topup(ctx context.Context, tenantID string, amount billing.Nanos
 	})
 	if errors.Is(err, ErrConflict) {
 		// Another node committed the same key between our read and our insert.
-		prev, ferr := findLedger(s.r.WithContext(ctx), tenantID, LedgerTopup, idempotencyKey)
+		prev, ferr := findLedger(s.read(ctx), tenantID, LedgerTopup, idempotencyKey)
 		if ferr != nil {
 			return LedgerEntry{}, false, wrapDBError(ferr)
 		}
@@ -98,13 +98,13 @@ func (s *Store) LedgerPage(ctx context.Context, tenantID string, before int64, l
 	q += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, limitOr(limit, 50))
 	var es []LedgerEntry
-	err := s.r.WithContext(ctx).Raw(q, args...).Scan(&es).Error
+	err := s.read(ctx).Raw(q, args...).Scan(&es).Error
 	return es, wrapDBError(err)
 }
 
 // LedgerSum adds up a tenant's entries: the check behind invariant "balance == Σ ledger".
 func (s *Store) LedgerSum(ctx context.Context, tenantID string) (billing.Nanos, error) {
 	var sum int64
-	err := s.r.WithContext(ctx).Raw(`SELECT COALESCE(SUM(amount), 0) FROM ledger_entries WHERE tenant_id = ?`, tenantID).Scan(&sum).Error
+	err := s.read(ctx).Raw(`SELECT COALESCE(SUM(amount), 0) FROM ledger_entries WHERE tenant_id = ?`, tenantID).Scan(&sum).Error
 	return billing.Nanos(sum), wrapDBError(err)
 }

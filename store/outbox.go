@@ -30,6 +30,14 @@ type Outbox struct {
 	n    int
 }
 
+// UseOutbox gives the write-behind writer (SQLite) a place for the settlements it
+// cannot commit, so a crash during a database outage does not lose them.
+func (s *Store) UseOutbox(o *Outbox) {
+	if s.writer != nil {
+		s.writer.outbox.Store(o)
+	}
+}
+
 // OpenOutbox opens (or creates) the outbox file at path.
 func OpenOutbox(path string) (*Outbox, error) {
 	o := &Outbox{path: path}
@@ -167,6 +175,12 @@ func (s *Store) SettleLate(ctx context.Context, hold billing.Hold, rec CallRecor
 	if !errors.Is(err, billing.ErrHoldNotFound) {
 		return err
 	}
+	if s.mem != nil {
+		// A settlement the writer spilled here is still counted unflushed in memory:
+		// it moves into the balance with this commit, under the writer's lock.
+		s.mem.commitMu.Lock()
+		defer s.mem.commitMu.Unlock()
+	}
 	err = s.tx(ctx, func(tx *gorm.DB) error {
 		if _, err := findLedger(tx, hold.TenantID, LedgerUsage, hold.ID); err == nil {
 			return nil // already settled
@@ -192,5 +206,8 @@ func (s *Store) SettleLate(ctx context.Context, hold billing.Hold, rec CallRecor
 		rec.TenantID, rec.HoldAmount, rec.Cost = hold.TenantID, hold.Amount, charged
 		return insertRecord(tx, &rec, now)
 	})
+	if err == nil {
+		s.mem.landed(hold.ID)
+	}
 	return err
 }

@@ -133,7 +133,7 @@ const redeemBatchColumns = `b.id, b.amount, b.count, b.expires_at, b.note, b.cre
 // RedeemBatches lists batches newest first.
 func (s *Store) RedeemBatches(ctx context.Context, limit int) ([]RedeemBatch, error) {
 	var bs []RedeemBatch
-	err := s.r.WithContext(ctx).Raw(`SELECT `+redeemBatchColumns+` FROM redeem_batches b ORDER BY b.created_at DESC, b.id LIMIT ?`,
+	err := s.read(ctx).Raw(`SELECT `+redeemBatchColumns+` FROM redeem_batches b ORDER BY b.created_at DESC, b.id LIMIT ?`,
 		limitOr(limit, 100)).Scan(&bs).Error
 	return bs, wrapDBError(err)
 }
@@ -141,7 +141,7 @@ func (s *Store) RedeemBatches(ctx context.Context, limit int) ([]RedeemBatch, er
 // RedeemBatch reads one batch.
 func (s *Store) RedeemBatch(ctx context.Context, id string) (RedeemBatch, error) {
 	var bs []RedeemBatch
-	if err := s.r.WithContext(ctx).Raw(`SELECT `+redeemBatchColumns+` FROM redeem_batches b WHERE b.id = ?`, id).Scan(&bs).Error; err != nil {
+	if err := s.read(ctx).Raw(`SELECT `+redeemBatchColumns+` FROM redeem_batches b WHERE b.id = ?`, id).Scan(&bs).Error; err != nil {
 		return RedeemBatch{}, wrapDBError(err)
 	}
 	if len(bs) == 0 {
@@ -160,7 +160,7 @@ func (s *Store) RedeemCodes(ctx context.Context, batchID string) ([]RedeemCode, 
 		RedeemCode
 		CodeEnc string
 	}
-	err := s.r.WithContext(ctx).Raw(`SELECT id, batch_id, code_enc, amount, expires_at, redeemed_by, redeemed_at FROM redeem_codes
+	err := s.read(ctx).Raw(`SELECT id, batch_id, code_enc, amount, expires_at, redeemed_by, redeemed_at FROM redeem_codes
 		WHERE batch_id = ? ORDER BY id`, batchID).Scan(&rows).Error
 	if err != nil {
 		return nil, wrapDBError(err)

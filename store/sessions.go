@@ -64,7 +64,7 @@ func (s *Store) CreateSession(ctx context.Context, userID string, ttl time.Durat
 // its user is gone.
 func (s *Store) Session(ctx context.Context, id string, now time.Time) (AdminSession, error) {
 	var rows []AdminSession
-	err := s.r.WithContext(ctx).Raw(`SELECT s.user_id, u.email, s.expires_at, s.created_at FROM admin_sessions s
+	err := s.read(ctx).Raw(`SELECT s.user_id, u.email, s.expires_at, s.created_at FROM admin_sessions s
 		JOIN admin_users u ON u.id = s.user_id WHERE s.digest = ? AND s.expires_at > ?`, sessionDigest(id), now.UnixMilli()).Scan(&rows).Error
 	if err != nil {
 		return AdminSession{}, wrapDBError(err)
@@ -98,7 +98,7 @@ func (s *Store) LoginFailures(ctx context.Context, subject string, since time.Ti
 		N      int64
 		Oldest int64
 	}
-	err := s.r.WithContext(ctx).Raw(`SELECT COUNT(*) AS n, COALESCE(MIN(created_at), 0) AS oldest FROM admin_login_failures
+	err := s.read(ctx).Raw(`SELECT COUNT(*) AS n, COALESCE(MIN(created_at), 0) AS oldest FROM admin_login_failures
 		WHERE subject = ? AND created_at > ?`, subject, since.UnixMilli()).Scan(&row).Error
 	return row.N, Millis(row.Oldest), wrapDBError(err)
 }

@@ -5,6 +5,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/url"
@@ -52,9 +53,9 @@ type Store struct {
 	w, r    *gorm.DB
 	dialect dialect
 	sealer  *sealer
-	batch   *batcher  // group commit of wallet writes (SQLite only)
-	wb      *gorm.DB  // the batcher's view of the writer: statements prepared once
-	pool    *stmtPool // ...kept here
+	mem     *memWallet // holds and unflushed debits (SQLite only)
+	writer  *writer    // write-behind of settlements and log rows (SQLite only)
+	wdb     *sql.DB    // the SQLite writer connection
 }
 
 type dialect int
@@ -97,7 +98,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 	if s.dialect == dialectSQLite {
-		s.startBatcher()
+		s.mem = newMemWallet()
+		s.writer = newWriter(s.wdb, s.mem)
 	}
 	return s, nil
 }
@@ -144,13 +146,7 @@ func (s *Store) openSQLite(dsn string, busy time.Duration, cfg *gorm.Config) err
 	rdb, _ := r.DB()
 	rdb.SetMaxOpenConns(8)
 	rdb.SetMaxIdleConns(8)
-	s.pool = newStmtPool(wdb)
-	if s.wb, err = gorm.Open(sqlite.New(sqlite.Config{Conn: s.pool}), &gorm.Config{Logger: logger.Discard, SkipDefaultTransaction: true}); err != nil {
-		_ = wdb.Close()
-		_ = rdb.Close()
-		return fmt.Errorf("%w: open sqlite: %v", ErrUnavailable, err)
-	}
-	s.w, s.r, s.dialect = w, r, dialectSQLite
+	s.w, s.r, s.wdb, s.dialect = w, r, wdb, dialectSQLite
 	return nil
 }
 
@@ -178,9 +174,9 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close releases the database connections.
 func (s *Store) Close() error {
-	s.stopBatcher()
-	if s.pool != nil {
-		s.pool.close()
+	if s.writer != nil {
+		s.writer.close() // commits what is queued
+		s.writer = nil
 	}
 	var errs []error
 	seen := map[*gorm.DB]bool{}
@@ -196,9 +192,31 @@ func (s *Store) Close() error {
 	return errors.Join(errs...)
 }
 
+// Flush waits until every settlement and log row queued before it is committed
+// (SQLite's write-behind; a no-op elsewhere). Reads call it first, so they see
+// every call settled before them.
+func (s *Store) Flush(ctx context.Context) error {
+	if s.writer == nil {
+		return nil
+	}
+	return s.writer.flush(ctx)
+}
+
+// read is the reader for a query that must see every call settled before it. When
+// pending writes cannot be committed it reads what the database has.
+func (s *Store) read(ctx context.Context) *gorm.DB {
+	_ = s.Flush(ctx)
+	return s.r.WithContext(ctx)
+}
+
 // tx runs fn in one write transaction; any error rolls it back.
+// On SQLite it also makes the in-memory wallet read its rows again: these are the
+// writes (top-ups, credit limits, key budgets, ...) that change them behind it.
 func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	err := s.w.WithContext(ctx).Transaction(fn)
+	if err == nil {
+		s.mem.forget()
+	}
 	return wrapDBError(err)
 }
 

@@ -43,7 +43,7 @@ func (s *Store) CreateTenant(ctx context.Context, name string) (Tenant, error) {
 
 // Tenant reads one tenant.
 func (s *Store) Tenant(ctx context.Context, id string) (Tenant, error) {
-	return s.tenantWith(s.r.WithContext(ctx), id)
+	return s.tenantWith(s.read(ctx), id)
 }
 
 func (s *Store) tenantWith(db *gorm.DB, id string) (Tenant, error) {
@@ -54,7 +54,14 @@ func (s *Store) tenantWith(db *gorm.DB, id string) (Tenant, error) {
 	if len(ts) == 0 {
 		return Tenant{}, fmt.Errorf("%w: tenant %s", ErrNotFound, id)
 	}
+	s.addMemHeld(&ts[0])
 	return ts[0], nil
+}
+
+// addMemHeld adds what this process holds in memory (SQLite) to a tenant's held.
+func (s *Store) addMemHeld(t *Tenant) {
+	held, _ := s.mem.heldBy(t.ID, "")
+	t.Held += billing.Nanos(held)
 }
 
 // TenantFilter narrows ListTenants.
@@ -76,7 +83,10 @@ func (s *Store) ListTenants(ctx context.Context, f TenantFilter) ([]Tenant, erro
 	q += ` ORDER BY name, id LIMIT ? OFFSET ?`
 	args = append(args, limitOr(f.Limit, 100), max(f.Offset, 0))
 	var ts []Tenant
-	err := s.r.WithContext(ctx).Raw(q, args...).Scan(&ts).Error
+	err := s.read(ctx).Raw(q, args...).Scan(&ts).Error
+	for i := range ts {
+		s.addMemHeld(&ts[i])
+	}
 	return ts, wrapDBError(err)
 }
 

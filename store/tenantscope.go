@@ -18,7 +18,7 @@ import (
 
 // TenantKey reads one of a tenant's keys; ErrNotFound for a key of another tenant.
 func (s *Store) TenantKey(ctx context.Context, tenantID, keyID string) (APIKey, error) {
-	return s.tenantKeyWith(s.r.WithContext(ctx), tenantID, keyID)
+	return s.tenantKeyWith(s.read(ctx), tenantID, keyID)
 }
 
 func (s *Store) tenantKeyWith(db *gorm.DB, tenantID, keyID string) (APIKey, error) {
@@ -101,7 +101,7 @@ func (s *Store) UpdateTenantKey(ctx context.Context, tenantID, keyID string, ch 
 // another tenant.
 func (s *Store) TenantCall(ctx context.Context, tenantID string, id int64) (CallRecord, error) {
 	var rows []callRow
-	if err := s.r.WithContext(ctx).Raw(`SELECT `+callColumns+` FROM usage_records WHERE id = ? AND tenant_id = ?`, id, tenantID).Scan(&rows).Error; err != nil {
+	if err := s.read(ctx).Raw(`SELECT `+callColumns+` FROM usage_records WHERE id = ? AND tenant_id = ?`, id, tenantID).Scan(&rows).Error; err != nil {
 		return CallRecord{}, wrapDBError(err)
 	}
 	if len(rows) == 0 {
@@ -122,7 +122,7 @@ type DayModelTally struct {
 func (s *Store) DailyModelTallies(ctx context.Context, f RollupFilter) ([]DayModelTally, error) {
 	where, args := f.where()
 	var rows []tallyRow
-	err := s.r.WithContext(ctx).Raw(`SELECT day, model, `+tallyColumns+` FROM usage_daily WHERE `+where+
+	err := s.read(ctx).Raw(`SELECT day, model, `+tallyColumns+` FROM usage_daily WHERE `+where+
 		` GROUP BY day, model ORDER BY day, model`, args...).Scan(&rows).Error
 	if err != nil {
 		return nil, wrapDBError(err)

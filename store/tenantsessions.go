@@ -57,7 +57,7 @@ func (s *Store) CreateTenantSession(ctx context.Context, userID string, ttl time
 // ErrNotFound when it is unknown, ended, or its user is gone.
 func (s *Store) TenantSession(ctx context.Context, id string, now time.Time) (TenantSession, error) {
 	var rows []TenantSession
-	err := s.r.WithContext(ctx).Raw(`SELECT s.user_id, u.tenant_id, t.name AS tenant_name, u.email, s.expires_at, s.created_at
+	err := s.read(ctx).Raw(`SELECT s.user_id, u.tenant_id, t.name AS tenant_name, u.email, s.expires_at, s.created_at
 		FROM tenant_sessions s JOIN tenant_users u ON u.id = s.user_id JOIN tenants t ON t.id = u.tenant_id
 		WHERE s.digest = ? AND s.expires_at > ?`, sessionDigest(id), now.UnixMilli()).Scan(&rows).Error
 	if err != nil {

@@ -29,7 +29,7 @@ func (s *Store) AuthenticateTenantUser(ctx context.Context, email, password stri
 		TenantUser
 		PasswordHash string
 	}
-	if err := s.r.WithContext(ctx).Raw(`SELECT `+tenantUserColumns+`, password_hash FROM tenant_users WHERE email = ?`, email).Scan(&rows).Error; err != nil {
+	if err := s.read(ctx).Raw(`SELECT `+tenantUserColumns+`, password_hash FROM tenant_users WHERE email = ?`, email).Scan(&rows).Error; err != nil {
 		return TenantUser{}, wrapDBError(err)
 	}
 	if len(rows) == 0 || len(password) > maxPasswordBytes {
@@ -50,7 +50,7 @@ func (s *Store) AuthenticateTenantUser(ctx context.Context, email, password stri
 // TenantUsers lists a tenant's users by email.
 func (s *Store) TenantUsers(ctx context.Context, tenantID string) ([]TenantUser, error) {
 	var us []TenantUser
-	err := s.r.WithContext(ctx).Raw(`SELECT `+tenantUserColumns+` FROM tenant_users WHERE tenant_id = ? ORDER BY email`, tenantID).Scan(&us).Error
+	err := s.read(ctx).Raw(`SELECT `+tenantUserColumns+` FROM tenant_users WHERE tenant_id = ? ORDER BY email`, tenantID).Scan(&us).Error
 	return us, wrapDBError(err)
 }
 

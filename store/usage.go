@@ -67,7 +67,7 @@ func (s *Store) Usage(ctx context.Context, q UsageQuery) ([]UsageRow, error) {
 		CompletionTokens int64
 		Cost             int64
 	}
-	if err := s.r.WithContext(ctx).Raw(sql, args...).Scan(&rows).Error; err != nil {
+	if err := s.read(ctx).Raw(sql, args...).Scan(&rows).Error; err != nil {
 		return nil, wrapDBError(err)
 	}
 	out := make([]UsageRow, len(rows))
@@ -166,7 +166,7 @@ func (s *Store) Calls(ctx context.Context, f CallFilter) ([]CallRecord, error) {
 		add("id < ?", f.Before)
 	}
 	var rows []callRow
-	err := s.r.WithContext(ctx).Raw(`SELECT `+callColumns+` FROM usage_records WHERE `+where+` ORDER BY id DESC LIMIT ?`,
+	err := s.read(ctx).Raw(`SELECT `+callColumns+` FROM usage_records WHERE `+where+` ORDER BY id DESC LIMIT ?`,
 		append(args, limitOr(f.Limit, 50))...).Scan(&rows).Error
 	if err != nil {
 		return nil, wrapDBError(err)

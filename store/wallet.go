@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -44,9 +43,11 @@ type CallRecord struct {
 }
 
 // Reserve sets the call's upper-bound cost aside in the tenant's wallet (and in the
-// key's budget, when it has one) in one transaction. The conditional UPDATE is the
-// whole concurrency story: it succeeds only while balance − held + credit_limit still
-// covers the amount, so no interleaving of callers can overdraw a wallet.
+// key's budget, when it has one). On SQLite the hold lives in memory (memwallet.go).
+// On PostgreSQL, which several nodes share, it is one transaction whose conditional
+// UPDATE is the whole concurrency story: it succeeds only while balance − held +
+// credit_limit still covers the amount, so no interleaving of callers can overdraw a
+// wallet.
 func (s *Store) Reserve(ctx context.Context, req billing.HoldRequest) (billing.Hold, error) {
 	if req.Amount < 0 {
 		return billing.Hold{}, fmt.Errorf("%w: negative hold", ErrInvalid)
@@ -56,8 +57,11 @@ func (s *Store) Reserve(ctx context.Context, req billing.HoldRequest) (billing.H
 	if ttl <= 0 {
 		ttl = 15 * time.Minute
 	}
+	if s.mem != nil {
+		return s.reserveInMemory(ctx, req, now+ttl.Milliseconds())
+	}
 	hold := billing.Hold{ID: newID("hold"), TenantID: req.TenantID, KeyID: req.KeyID, Amount: req.Amount}
-	err := s.walletTx(ctx, func(tx *gorm.DB) error {
+	err := s.tx(ctx, func(tx *gorm.DB) error {
 		res := tx.Exec(`UPDATE tenants SET held = held + ? WHERE id = ? AND balance - held + credit_limit >= ?`,
 			req.Amount, req.TenantID, req.Amount)
 		if res.Error != nil {
@@ -131,11 +135,21 @@ func takeHold(tx *gorm.DB, id string) (holdRow, error) {
 
 // Settle ends a hold for a served call: it debits the cost (never more than the hold,
 // so the wallet cannot go past its limit), releases the rest, and writes the ledger
-// entry and the request-log row, all in one transaction keyed by the hold id. It
-// returns what was debited; settling the same hold again is ErrHoldNotFound.
+// entry and the request-log row, keyed by the hold id. On SQLite the wallet changes
+// at once and the writes are queued behind the answer (writer.go); elsewhere they
+// are one transaction. It returns what was debited; settling the same hold again is
+// ErrHoldNotFound.
 func (s *Store) Settle(ctx context.Context, hold billing.Hold, rec CallRecord) (billing.Nanos, error) {
+	if s.mem != nil {
+		if h, charged, ok := s.mem.takeMemHold(hold.ID, int64(rec.Cost), true); ok {
+			rec.TenantID, rec.HoldAmount, rec.Cost = h.tenantID, billing.Nanos(h.amount), billing.Nanos(charged)
+			s.writer.enqueue(writeOp{kind: opSettle, holdID: hold.ID, tenantID: h.tenantID, keyID: h.keyID, charged: charged, rec: rec})
+			return billing.Nanos(charged), nil
+		}
+		// Not in memory: a hold written by an earlier version, or one already ended.
+	}
 	var charged billing.Nanos
-	err := s.walletTx(ctx, func(tx *gorm.DB) error {
+	err := s.tx(ctx, func(tx *gorm.DB) error {
 		h, err := takeHold(tx, hold.ID)
 		if err != nil {
 			return err
@@ -169,7 +183,18 @@ func (s *Store) Settle(ctx context.Context, hold billing.Hold, rec CallRecord) (
 // Release ends a hold without a debit (the call failed or was never made) and, when
 // rec is given, logs the call.
 func (s *Store) Release(ctx context.Context, hold billing.Hold, rec *CallRecord) error {
-	return s.walletTx(ctx, func(tx *gorm.DB) error {
+	if s.mem != nil {
+		if h, _, ok := s.mem.takeMemHold(hold.ID, 0, false); ok {
+			if rec != nil {
+				r := *rec
+				r.HoldAmount, r.Cost = billing.Nanos(h.amount), 0
+				rec.HoldAmount, rec.Cost = r.HoldAmount, 0
+				s.writer.enqueue(writeOp{kind: opRecord, rec: r})
+			}
+			return nil
+		}
+	}
+	return s.tx(ctx, func(tx *gorm.DB) error {
 		h, err := takeHold(tx, hold.ID)
 		if err != nil {
 			return err
@@ -197,45 +222,50 @@ func releaseHeld(tx *gorm.DB, h holdRow) error {
 
 // RecordCall logs a call that held nothing (refused before a hold, e.g. 402 or 404).
 func (s *Store) RecordCall(ctx context.Context, rec CallRecord) error {
-	return s.walletTx(ctx, func(tx *gorm.DB) error { return insertRecord(tx, &rec, nowMillis()) })
+	if s.writer != nil {
+		s.writer.enqueue(writeOp{kind: opRecord, rec: rec})
+		return nil
+	}
+	return s.tx(ctx, func(tx *gorm.DB) error { return insertRecord(tx, &rec, nowMillis()) })
 }
+
+const (
+	sqlRecordInsert = `INSERT INTO usage_records (request_id, tenant_id, key_id, endpoint, model, upstream_model, channel_id, provider,
+		status, error_code, error_message, stream, prompt_tokens, cached_tokens, cache_write_tokens, completion_tokens,
+		reasoning_tokens, estimated, hold_amount, cost, attempts, latency_ms, created_at) VALUES `
+	recordRowSQL = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
 
 func insertRecord(tx *gorm.DB, r *CallRecord, now int64) error {
 	if r.CreatedAt == 0 {
 		r.CreatedAt = now
 	}
-	attempts := []byte("[]")
-	if len(r.Attempts) > 0 {
-		attempts, _ = json.Marshal(r.Attempts)
-	}
 	// The dashboard's daily rollup moves with the log, in this transaction (store/dashboard.go).
 	if err := rollUp(tx, r); err != nil {
 		return err
 	}
-	return tx.Exec(`INSERT INTO usage_records (request_id, tenant_id, key_id, endpoint, model, upstream_model, channel_id, provider,
-		status, error_code, error_message, stream, prompt_tokens, cached_tokens, cache_write_tokens, completion_tokens,
-		reasoning_tokens, estimated, hold_amount, cost, attempts, latency_ms, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.RequestID, r.TenantID, r.KeyID, r.Endpoint, r.Model, r.UpstreamModel, r.ChannelID, r.Provider,
-		r.Status, r.ErrorCode, truncate(r.ErrorMessage, 1000), r.Stream, r.Usage.PromptTokens, r.Usage.CachedTokens,
-		r.Usage.CacheWriteTokens, r.Usage.CompletionTokens, r.Usage.ReasoningTokens, r.Estimated, r.HoldAmount, r.Cost,
-		string(attempts), r.LatencyMs, r.CreatedAt).Error
+	return tx.Exec(sqlRecordInsert+recordRowSQL, appendRecordArgs(nil, r)...).Error
 }
 
 // SweepExpiredHolds releases holds whose call can no longer be running (the process
 // that made them died, say) and logs each as a call that ended without settling.
 // It returns how many it released.
 func (s *Store) SweepExpiredHolds(ctx context.Context, now time.Time) (int, error) {
+	released := 0
+	if s.mem != nil {
+		for _, h := range s.mem.expired(now.UnixMilli()) {
+			s.writer.enqueue(writeOp{kind: opRecord, rec: expiredRecord(h.requestID, h.keyID, h.tenantID, h.amount)})
+			released++
+		}
+	}
 	var ids []struct {
 		ID, RequestID, KeyID string
 	}
-	if err := s.r.WithContext(ctx).Raw(`SELECT id, request_id, key_id FROM holds WHERE expires_at <= ? ORDER BY expires_at LIMIT 1000`, now.UnixMilli()).Scan(&ids).Error; err != nil {
+	if err := s.read(ctx).Raw(`SELECT id, request_id, key_id FROM holds WHERE expires_at <= ? ORDER BY expires_at LIMIT 1000`, now.UnixMilli()).Scan(&ids).Error; err != nil {
 		return 0, wrapDBError(err)
 	}
-	released := 0
 	for _, h := range ids {
-		rec := &CallRecord{RequestID: h.RequestID, KeyID: h.KeyID, Endpoint: "unknown", Status: 0,
-			ErrorCode: "hold_expired", ErrorMessage: "the call never settled (its gateway process stopped); its hold was released without a charge"}
+		rec := &CallRecord{}
 		err := s.tx(ctx, func(tx *gorm.DB) error {
 			hr, err := takeHold(tx, h.ID)
 			if err != nil {
@@ -244,7 +274,7 @@ func (s *Store) SweepExpiredHolds(ctx context.Context, now time.Time) (int, erro
 			if err := releaseHeld(tx, hr); err != nil {
 				return err
 			}
-			rec.TenantID, rec.HoldAmount = hr.TenantID, billing.Nanos(hr.Amount)
+			*rec = expiredRecord(h.RequestID, h.KeyID, hr.TenantID, hr.Amount)
 			return insertRecord(tx, rec, nowMillis())
 		})
 		switch {
@@ -259,14 +289,21 @@ func (s *Store) SweepExpiredHolds(ctx context.Context, now time.Time) (int, erro
 	return released, nil
 }
 
+// expiredRecord is the request-log row of a hold released because it expired.
+func expiredRecord(requestID, keyID, tenantID string, amount int64) CallRecord {
+	return CallRecord{RequestID: requestID, KeyID: keyID, TenantID: tenantID, Endpoint: "unknown", HoldAmount: billing.Nanos(amount),
+		ErrorCode: "hold_expired", ErrorMessage: "the call never settled (its gateway process stopped); its hold was released without a charge"}
+}
+
 // OpenHolds counts holds not yet settled or released, and their total.
 func (s *Store) OpenHolds(ctx context.Context) (count int64, total billing.Nanos, err error) {
 	var row struct {
 		N     int64
 		Total int64
 	}
-	err = s.r.WithContext(ctx).Raw(`SELECT COUNT(*) AS n, COALESCE(SUM(amount), 0) AS total FROM holds`).Scan(&row).Error
-	return row.N, billing.Nanos(row.Total), wrapDBError(err)
+	err = s.read(ctx).Raw(`SELECT COUNT(*) AS n, COALESCE(SUM(amount), 0) AS total FROM holds`).Scan(&row).Error
+	n, t := s.mem.open()
+	return row.N + n, billing.Nanos(row.Total + t), wrapDBError(err)
 }
 
 func truncate(s string, n int) string {

@@ -185,6 +185,7 @@ func (m *Main) Open(ctx context.Context) error {
 		_ = st.Close()
 		return fmt.Errorf("outbox: %w", err)
 	}
+	st.UseOutbox(m.Outbox)
 	gw, err := router.New(ctx, router.Config{MaxBodyBytes: m.Config.MaxBodyBytes, UpstreamTimeout: m.Config.UpstreamTimeout,
 		Logger: m.Logger, Outbox: m.Outbox, AllowPrivateUpstreams: m.Config.AllowPrivateUpstreams, Metrics: m.Metrics, Limiter: limiter}, st)
 	if err != nil {

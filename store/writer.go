@@ -1,0 +1,426 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The write-behind writer (SQLite). Settlements and request-log rows are queued by
+// the calls and written by one goroutine, each cycle's whole queue in one
+// transaction: the debits of a tenant become one UPDATE, the ledger entries and log
+// rows multi-row INSERTs, the dashboard's rollup one upsert per group. A call does
+// not wait for the commit; the wallet already counts its debit (memwallet.go).
+//
+// When a commit fails, the store stops taking new holds (503) until one succeeds,
+// the batch's settlements go to the durable outbox when there is one (SettleLate
+// writes them later, once), and everything else is tried again.
+
+const (
+	maxQueuedWrites = 8192                   // a full queue makes callers wait
+	stalledAfter    = 2 * time.Second        // a commit this old stops new holds
+	writeRetryDelay = 200 * time.Millisecond // first pause after a failed commit
+	rowsPerInsert   = 64                     // rows of one multi-row INSERT
+)
+
+type opKind uint8
+
+const (
+	opRecord opKind = iota // a request-log row only
+	opSettle               // a debit, its ledger entry and its log row
+)
+
+type writeOp struct {
+	kind             opKind
+	holdID           string
+	tenantID, keyID  string
+	charged, holdAmt int64
+	rec              CallRecord
+}
+
+type writer struct {
+	db  *sql.DB
+	mem *memWallet
+	log *slog.Logger
+
+	mu       sync.Mutex
+	queue    []writeOp
+	spare    []writeOp
+	room     *sync.Cond // signalled when the queue drains
+	wake     chan struct{}
+	enqueued uint64        // sequence of the last queued op
+	flushed  atomic.Uint64 // sequence of the last op committed (or handed to the outbox)
+	flushCh  chan struct{} // closed and replaced at every flush
+
+	busySince atomic.Int64 // Unix ns when the running commit began; 0 when idle
+	failing   atomic.Bool  // the last commit failed
+	outbox    atomic.Pointer[Outbox]
+
+	stmts map[string]*sql.Stmt
+	stop  chan struct{}
+	done  chan struct{}
+}
+
+func newWriter(db *sql.DB, mem *memWallet) *writer {
+	w := &writer{db: db, mem: mem, log: slog.Default(), wake: make(chan struct{}, 1), flushCh: make(chan struct{}),
+		stmts: map[string]*sql.Stmt{}, stop: make(chan struct{}), done: make(chan struct{})}
+	w.room = sync.NewCond(&w.mu)
+	go w.run()
+	return w
+}
+
+// healthy is nil while writes keep up; otherwise new calls are refused, as a call
+// the gateway cannot bill must not be served.
+func (w *writer) healthy() error {
+	if w.failing.Load() {
+		return fmt.Errorf("%w: the last write to the database failed", ErrUnavailable)
+	}
+	if t := w.busySince.Load(); t != 0 && time.Since(time.Unix(0, t)) > stalledAfter {
+		return fmt.Errorf("%w: a write to the database has been waiting for more than %s", ErrUnavailable, stalledAfter)
+	}
+	return nil
+}
+
+func (w *writer) enqueue(op writeOp) {
+	w.mu.Lock()
+	for len(w.queue) >= maxQueuedWrites {
+		w.room.Wait()
+	}
+	w.queue = append(w.queue, op)
+	w.enqueued++
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// flush waits until every write queued before it is committed, the writer fails,
+// or ctx ends. Reads call it, so they see every call settled before them.
+func (w *writer) flush(ctx context.Context) error {
+	w.mu.Lock()
+	target, ch := w.enqueued, w.flushCh
+	w.mu.Unlock()
+	for w.flushed.Load() < target {
+		if w.failing.Load() {
+			return fmt.Errorf("%w: pending writes could not be committed", ErrUnavailable)
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond): // recheck failing
+		}
+		w.mu.Lock()
+		ch = w.flushCh
+		w.mu.Unlock()
+	}
+	return nil
+}
+
+func (w *writer) run() {
+	defer close(w.done)
+	delay := writeRetryDelay
+	var retry []writeOp
+	for {
+		if len(retry) == 0 {
+			if !w.waitForWork(delay) {
+				continue
+			}
+		}
+		w.mu.Lock()
+		batch := w.queue
+		if len(retry) > 0 {
+			batch = append(retry, w.queue...)
+		}
+		w.queue, w.spare = w.spare[:0], nil
+		last := w.enqueued
+		w.room.Broadcast()
+		w.mu.Unlock()
+		retry = nil
+		stopping := isClosed(w.stop)
+		if len(batch) == 0 {
+			if stopping {
+				return
+			}
+			continue
+		}
+		err := w.commit(batch)
+		if err == nil {
+			w.failing.Store(false)
+			delay = writeRetryDelay
+			w.markFlushed(last)
+			clear(batch) // drop the records' strings before the slice is reused
+			w.mu.Lock()
+			w.spare = batch[:0]
+			w.mu.Unlock()
+			continue
+		}
+		w.failing.Store(true)
+		retry = w.spill(batch, err)
+		if len(retry) == 0 {
+			w.markFlushed(last)
+		}
+		if stopping {
+			if len(retry) > 0 {
+				w.log.Error("store closing with writes it could not commit; they are lost", "writes", len(retry), "error", err)
+			}
+			return
+		}
+		select {
+		case <-time.After(delay):
+		case <-w.stop:
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+}
+
+// waitForWork waits for queued writes or the stop. While the last commit failed
+// and nothing is queued (new calls are refused then), it tries an empty write
+// transaction every delay, so the store takes calls again once the database does.
+func (w *writer) waitForWork(delay time.Duration) bool {
+	if !w.failing.Load() {
+		select {
+		case <-w.wake:
+		case <-w.stop:
+		}
+		return true
+	}
+	select {
+	case <-w.wake:
+		return true
+	case <-w.stop:
+		return true
+	case <-time.After(delay):
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if tx, err := w.db.BeginTx(ctx, nil); err == nil { // BEGIN IMMEDIATE: it takes the write lock
+		if tx.Commit() == nil {
+			w.failing.Store(false)
+		}
+	}
+	return false
+}
+
+func (w *writer) markFlushed(seq uint64) {
+	w.flushed.Store(seq)
+	w.mu.Lock()
+	close(w.flushCh)
+	w.flushCh = make(chan struct{})
+	w.mu.Unlock()
+}
+
+// spill hands a failed batch's settlements to the outbox, so a crash during the
+// outage cannot lose them, and returns what must be tried again.
+func (w *writer) spill(batch []writeOp, err error) []writeOp {
+	o := w.outbox.Load()
+	w.log.Error("could not commit the calls' writes; retrying", "writes", len(batch), "error", err)
+	if o == nil {
+		return batch
+	}
+	var retry []writeOp
+	for _, op := range batch {
+		if op.kind == opSettle {
+			p := PendingSettlement{Record: op.rec}
+			p.Hold.ID, p.Hold.TenantID, p.Hold.KeyID, p.Hold.Amount = op.holdID, op.tenantID, op.keyID, op.rec.HoldAmount
+			if oerr := o.Add(p); oerr == nil {
+				w.mem.mu.Lock()
+				w.mem.spilled[op.holdID] = spilled{tenantID: op.tenantID, keyID: op.keyID, charged: op.charged}
+				w.mem.mu.Unlock()
+				continue
+			}
+		}
+		retry = append(retry, op)
+	}
+	return retry
+}
+
+func (w *writer) close() {
+	close(w.stop)
+	<-w.done
+	for _, st := range w.stmts {
+		_ = st.Close()
+	}
+}
+
+func isClosed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// commit writes a batch in one transaction and, under commitMu, moves its debits
+// into the cached balances.
+func (w *writer) commit(batch []writeOp) error {
+	w.busySince.Store(time.Now().UnixNano())
+	defer w.busySince.Store(0)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	now := nowMillis()
+	var debitOrder []string
+	debits := map[string]int64{}
+	spent := map[string]int64{}
+	rollups := map[rollupKey]*rollupRow{}
+	var rollupOrder []rollupKey
+	settles := 0
+	for i := range batch {
+		op := &batch[i]
+		if op.rec.CreatedAt == 0 {
+			op.rec.CreatedAt = now
+		}
+		if op.kind == opSettle {
+			settles++
+			if _, ok := debits[op.tenantID]; !ok {
+				debitOrder = append(debitOrder, op.tenantID)
+			}
+			debits[op.tenantID] += op.charged
+			if op.keyID != "" {
+				spent[op.keyID] += op.charged
+			}
+		}
+		k, row := rollupOf(&op.rec)
+		if r, ok := rollups[k]; ok {
+			r.add(row)
+		} else {
+			rollups[k] = &row
+			rollupOrder = append(rollupOrder, k)
+		}
+	}
+	if err := w.prepare(ctx, settles, len(batch)); err != nil {
+		return err
+	}
+
+	w.mem.commitMu.Lock()
+	defer w.mem.commitMu.Unlock()
+	tx, err := w.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }() // a no-op after Commit
+	st := func(q string) *sql.Stmt { return tx.StmtContext(ctx, w.stmts[q]) }
+
+	// Each tenant's balance before this batch, to give every entry its balance_after.
+	running := map[string]int64{}
+	for _, id := range debitOrder {
+		var after int64
+		if err := st(sqlDebit).QueryRowContext(ctx, debits[id], now, id).Scan(&after); err != nil {
+			return fmt.Errorf("debit tenant %s: %w", id, err)
+		}
+		running[id] = after + debits[id]
+	}
+	for id, amount := range spent {
+		if _, err := st(sqlSpend).ExecContext(ctx, amount, id); err != nil {
+			return err
+		}
+	}
+	var args []any
+	n := 0
+	flushLedger := func() error {
+		if n == 0 {
+			return nil
+		}
+		_, err := st(multiInsert(sqlLedgerInsert, ledgerRowSQL, n)).ExecContext(ctx, args...)
+		args, n = args[:0], 0
+		return err
+	}
+	for i := range batch {
+		op := &batch[i]
+		if op.kind != opSettle {
+			continue
+		}
+		running[op.tenantID] -= op.charged
+		args = append(args, op.tenantID, -op.charged, running[op.tenantID], LedgerUsage, op.holdID, op.rec.Model, now)
+		if n++; n == rowsPerInsert {
+			if err := flushLedger(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flushLedger(); err != nil {
+		return err
+	}
+	for i := range batch {
+		args = appendRecordArgs(args, &batch[i].rec)
+		if n++; n == rowsPerInsert || i == len(batch)-1 {
+			if _, err := st(multiInsert(sqlRecordInsert, recordRowSQL, n)).ExecContext(ctx, args...); err != nil {
+				return err
+			}
+			args, n = args[:0], 0
+		}
+	}
+	for _, k := range rollupOrder {
+		if _, err := st(sqlRollup).ExecContext(ctx, rollups[k].args(k)...); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	w.mem.committed(batch)
+	return nil
+}
+
+const (
+	sqlDebit        = `UPDATE tenants SET balance = balance - ?, updated_at = ? WHERE id = ? RETURNING balance`
+	sqlSpend        = `UPDATE api_keys SET spent = spent + ? WHERE id = ?`
+	sqlLedgerInsert = `INSERT INTO ledger_entries (tenant_id, amount, balance_after, kind, ref, note, created_at) VALUES `
+	ledgerRowSQL    = `(?, ?, ?, ?, ?, ?, ?)`
+)
+
+// multiInsert is an INSERT of n rows; the statements for every n up to
+// rowsPerInsert are few and prepared once.
+func multiInsert(head, row string, n int) string {
+	return head + strings.Repeat(row+", ", n-1) + row
+}
+
+// prepare prepares, outside the transaction (it holds the only connection), the
+// statements a batch of this shape needs.
+func (w *writer) prepare(ctx context.Context, settles, records int) error {
+	need := []string{sqlDebit, sqlSpend, sqlRollup}
+	for _, c := range []struct {
+		head, row string
+		n         int
+	}{{sqlLedgerInsert, ledgerRowSQL, settles}, {sqlRecordInsert, recordRowSQL, records}} {
+		if c.n >= rowsPerInsert {
+			need = append(need, multiInsert(c.head, c.row, rowsPerInsert))
+		}
+		if r := c.n % rowsPerInsert; r > 0 {
+			need = append(need, multiInsert(c.head, c.row, r))
+		}
+	}
+	for _, q := range need {
+		if _, ok := w.stmts[q]; ok {
+			continue
+		}
+		st, err := w.db.PrepareContext(ctx, q)
+		if err != nil {
+			return err
+		}
+		w.stmts[q] = st
+	}
+	return nil
+}
+
+// appendRecordArgs appends a request-log row's values in sqlRecordInsert's order.
+func appendRecordArgs(args []any, r *CallRecord) []any {
+	attempts := "[]"
+	if len(r.Attempts) > 0 {
+		b, _ := json.Marshal(r.Attempts)
+		attempts = string(b)
+	}
+	return append(args, r.RequestID, r.TenantID, r.KeyID, r.Endpoint, r.Model, r.UpstreamModel, r.ChannelID, r.Provider,
+		r.Status, r.ErrorCode, truncate(r.ErrorMessage, 1000), r.Stream, r.Usage.PromptTokens, r.Usage.CachedTokens,
+		r.Usage.CacheWriteTokens, r.Usage.CompletionTokens, r.Usage.ReasoningTokens, r.Estimated, r.HoldAmount, r.Cost,
+		attempts, r.LatencyMs, r.CreatedAt)
+}
