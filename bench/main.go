@@ -1,265 +1,257 @@
-// Command bench is Tollgate's load benchmark: it starts the in-repo fake OpenAI
-// upstream and a gateway in front of it (SQLite store, billing on), then measures in
-// one run direct-to-upstream against through-Tollgate, for plain and streaming calls.
+// Command bench is Tollgate's load benchmark. It builds the gateway and the fake
+// upstream, runs each as its own process (`tollgate serve` on SQLite with billing on,
+// in front of `fakeupstream`), and measures direct-to-upstream against
+// through-Tollgate: plain and streaming calls, unloaded (1 connection, Go client) and
+// loaded (wrk), the gateway's CPU per call and memory, and idle streams held open.
+// After the gateway has stopped (SIGTERM) it checks that every 2xx answer was billed
+// exactly once. See bench/README.md.
 //
 //	go run ./bench -duration 5s -concurrency 32
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
-	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"sort"
-	"sync"
-	"sync/atomic"
-	"syscall"
+	"runtime"
+	"strings"
 	"time"
 
-	"github.com/gin-gonic/gin"
+	"github.com/tollgate-gw/tollgate/bench/idlestreams"
 	"github.com/tollgate-gw/tollgate/billing"
-	"github.com/tollgate-gw/tollgate/providers/providertest"
-	"github.com/tollgate-gw/tollgate/router"
 	"github.com/tollgate-gw/tollgate/store"
 )
 
-const benchModel = "bench-model"
+const (
+	benchModel = "bench-model" // served by the fake that answers at once
+	idleModel  = "bench-idle"  // served by the fake that goes silent after one chunk
+)
+
+type config struct {
+	duration    time.Duration
+	concurrency int
+	chunks      int
+	idleStreams int
+	load        string          // "wrk" or "go": the load generator of the loaded scenarios
+	scenarios   map[string]bool // "unloaded", "loaded", "idle"
+}
 
 func main() {
-	duration := flag.Duration("duration", 5*time.Second, "how long each scenario runs")
-	concurrency := flag.Int("concurrency", 32, "concurrent clients in the loaded scenarios")
-	chunks := flag.Int("chunks", 20, "content chunks per streamed answer")
+	var cfg config
+	flag.DurationVar(&cfg.duration, "duration", 5*time.Second, "how long each scenario runs, direct and again through Tollgate")
+	flag.IntVar(&cfg.concurrency, "concurrency", 32, "connections in the loaded scenarios")
+	flag.IntVar(&cfg.chunks, "chunks", 20, "content chunks per streamed answer")
+	flag.IntVar(&cfg.idleStreams, "idle-streams", 10000, "idle streams to hold open through the gateway (0 skips them)")
+	flag.StringVar(&cfg.load, "load", "wrk", "load generator of the loaded scenarios: wrk, or go (the built-in client; used when wrk is missing)")
+	scenarios := flag.String("scenarios", "unloaded,loaded,idle", "which scenarios to run, comma-separated")
 	flag.Parse()
-	if err := run(*duration, *concurrency, *chunks); err != nil {
+	cfg.scenarios = map[string]bool{}
+	for _, s := range strings.Split(*scenarios, ",") {
+		if s = strings.TrimSpace(s); s != "unloaded" && s != "loaded" && s != "idle" {
+			fmt.Fprintf(os.Stderr, "bench: unknown scenario %q (want unloaded, loaded, idle)\n", s)
+			os.Exit(2)
+		}
+		cfg.scenarios[s] = true
+	}
+	if cfg.idleStreams <= 0 {
+		delete(cfg.scenarios, "idle")
+	}
+	if cfg.load != "wrk" && cfg.load != "go" || cfg.concurrency < 1 || cfg.duration <= 0 {
+		fmt.Fprintln(os.Stderr, "bench: -load must be wrk or go, -concurrency at least 1, -duration positive")
+		os.Exit(2)
+	}
+	if _, err := exec.LookPath("wrk"); cfg.load == "wrk" && err != nil {
+		fmt.Println("wrk is not installed (apt-get install wrk): the loaded scenarios use the Go client")
+		cfg.load = "go"
+	}
+	if err := run(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-// setup is the upstream and the gateway under test.
-type setup struct {
-	upstreamURL string // .../v1
-	gatewayURL  string // .../v1
-	key         string
-	store       *store.Store
-	tenantID    string
+// scenario is one kind of call at one concurrency, run direct and through Tollgate.
+type scenario struct {
+	name  string
+	body  []byte
+	conns int
+	wrk   bool // loaded with wrk rather than the Go client
 }
 
-func run(duration time.Duration, concurrency, chunks int) error {
-	ctx := context.Background()
-	s, cleanup, err := start(ctx, chunks)
-	if err != nil {
-		return err
-	}
-	defer cleanup()
-
-	plain := []byte(`{"model":"` + benchModel + `","messages":[{"role":"user","content":"Say hello in one short sentence."}],"max_tokens":16}`)
-	stream := []byte(`{"model":"` + benchModel + `","messages":[{"role":"user","content":"Say hello in one short sentence."}],"max_tokens":16,"stream":true}`)
-	// The fake reads the model only to echo it, so the same body serves both targets.
-	type scenario struct {
-		name  string
-		body  []byte
-		conns int
-	}
-	scenarios := []scenario{
-		{"plain, 1 connection", plain, 1},
-		{"stream, 1 connection", stream, 1},
-		{fmt.Sprintf("plain, %d connections", concurrency), plain, concurrency},
-		{fmt.Sprintf("stream (%d chunks), %d connections", chunks, concurrency), stream, concurrency},
-	}
-	fmt.Printf("Tollgate load benchmark — %s, %d CPUs, %s per scenario, SQLite store, billing on\n\n", time.Now().UTC().Format("2006-01-02"), numCPU(), duration)
-	fmt.Printf("%-34s %-8s %10s %9s %9s %7s\n", "scenario", "target", "calls/s", "p50", "p99", "errors")
-	var served2xx int64
-	for _, sc := range scenarios {
-		direct := load(s.upstreamURL, "sk-direct", sc.body, sc.conns, duration)
-		cpuBefore := processCPU()
-		through := load(s.gatewayURL, s.key, sc.body, sc.conns, duration)
-		cpu := processCPU() - cpuBefore
-		served2xx += through.ok
-		direct.print(sc.name, "direct")
-		through.print(sc.name, "tollgate")
-		fmt.Printf("%-34s %-8s %9.2fx %+8.2fms %+8.2fms   cpu/call %s (whole process: gateway, fake and load generator)\n", "", "ratio",
-			through.rps()/direct.rps(), ms(through.p(50)-direct.p(50)), ms(through.p(99)-direct.p(99)), perCall(cpu, through.ok))
-	}
-	records, debits, err := countBilled(ctx, s)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("\nbilling check: %d 2xx answers, %d usage records, %d ledger debits", served2xx, records, debits)
-	if records != served2xx || debits != served2xx {
-		fmt.Println(" — MISMATCH")
-		return errors.New("billing lost or duplicated calls")
-	}
-	fmt.Println(" — every served call billed exactly once")
-	return nil
+func chatBody(model string, stream bool) []byte {
+	return fmt.Appendf(nil, `{"model":%q,"messages":[{"role":"user","content":"Say hello in one short sentence."}],"max_tokens":16,"stream":%t}`, model, stream)
 }
 
-// start runs the fake upstream and the gateway on loopback listeners.
-func start(ctx context.Context, chunks int) (*setup, func(), error) {
-	fake := providertest.NewOpenAIHandler()
-	fake.SetRecording(false)
-	fake.SetBehavior(providertest.Behavior{Chunks: chunks, Text: "Hello there! This is a benchmark reply, streamed in small pieces."})
-	upLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, nil, err
-	}
-	upSrv := &http.Server{Handler: fake, ReadHeaderTimeout: 10 * time.Second}
-	go upSrv.Serve(upLn)
-
+// run starts the processes, runs the scenarios, stops the gateway and checks billing.
+// It returns an error for everything the benchmark enforces: a broken billing check,
+// any answer that was not 2xx, idle streams over the memory target.
+func run(cfg config) error {
 	dir, err := os.MkdirTemp("", "tollgate-bench-")
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	secret := make([]byte, 32)
-	_, _ = rand.Read(secret)
-	st, err := store.Open(ctx, store.Options{DSN: filepath.Join(dir, "tollgate.db"), SecretKey: secret})
+	defer os.RemoveAll(dir)
+	tollgateBin, fakeBin, err := build(dir)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	upstreamURL := "http://" + upLn.Addr().String() + "/v1"
-	s := &setup{upstreamURL: upstreamURL, store: st}
-	name, provider := "fake", "openai-compatible"
-	models := []string{benchModel}
-	if _, err := st.CreateChannel(ctx, store.ChannelInput{Name: &name, Provider: &provider, BaseURL: &upstreamURL, Models: &models}); err != nil {
-		return nil, nil, err
-	}
-	if err := st.PutPrice(ctx, billing.Price{Model: benchModel, Input: 150_000, Output: 600_000, ContextWindow: 128_000, MaxOutput: 16_384}); err != nil {
-		return nil, nil, err
-	}
-	ten, err := st.CreateTenant(ctx, "bench")
+	fake, fakeURL, err := startFake(fakeBin, dir, "fakeupstream", "--chunks", fmt.Sprint(cfg.chunks),
+		"--text", "Hello there! This is a benchmark reply, streamed in small pieces.")
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	s.tenantID = ten.ID
-	if _, _, err := st.Topup(ctx, ten.ID, store.MaxTopup, "bench", "bench"); err != nil {
-		return nil, nil, err
-	}
-	if _, s.key, err = st.CreateKey(ctx, store.NewKey{TenantID: ten.ID, Name: "bench"}); err != nil {
-		return nil, nil, err
-	}
-	gw, err := router.New(ctx, router.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), AllowPrivateUpstreams: true}, st)
-	if err != nil {
-		return nil, nil, err
-	}
-	gin.SetMode(gin.ReleaseMode)
-	e := gin.New()
-	e.ContextWithFallback = true
-	e.Use(router.RequestID, router.Recover(slog.Default()))
-	gw.Register(e)
-	gwLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, nil, err
-	}
-	gwSrv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
-	go gwSrv.Serve(gwLn)
-	s.gatewayURL = "http://" + gwLn.Addr().String() + "/v1"
-	billing.CountTokens("gpt-4o", "warm up") // load the tokenizer before measuring
-	return s, func() {
-		// Teardown after the run: its errors change nothing the benchmark reports.
-		_ = gwSrv.Close()
-		_ = upSrv.Close()
-		fake.Shutdown()
-		_ = st.Close()
-		_ = os.RemoveAll(dir)
-	}, nil
-}
-
-// result is one scenario's outcome against one target.
-type result struct {
-	ok, errors int64
-	elapsed    time.Duration
-	latencies  []time.Duration
-}
-
-func (r *result) rps() float64 { return float64(r.ok) / r.elapsed.Seconds() }
-
-func (r *result) p(q int) time.Duration {
-	if len(r.latencies) == 0 {
-		return 0
-	}
-	return r.latencies[(len(r.latencies)-1)*q/100]
-}
-
-func (r *result) print(name, target string) {
-	fmt.Printf("%-34s %-8s %10.0f %8.2fms %8.2fms %7d\n", name, target, r.rps(), ms(r.p(50)), ms(r.p(99)), r.errors)
-}
-
-// load runs conns clients in closed loops for d, each reading every answer whole.
-func load(baseURL, key string, body []byte, conns int, d time.Duration) *result {
-	transport := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
-	client := &http.Client{Transport: transport}
-	defer transport.CloseIdleConnections()
-	url := baseURL + "/chat/completions"
-	var ok, failed atomic.Int64
-	lat := make([][]time.Duration, conns)
-	deadline := time.Now().Add(d)
-	start := time.Now()
-	var wg sync.WaitGroup
-	for i := 0; i < conns; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			for time.Now().Before(deadline) {
-				t0 := time.Now()
-				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-				req.Header.Set("Authorization", "Bearer "+key)
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := client.Do(req)
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				_, err = io.Copy(io.Discard, resp.Body)
-				_ = resp.Body.Close() // the body was read to the end; err above decides
-				if err != nil || resp.StatusCode != http.StatusOK {
-					failed.Add(1)
-					continue
-				}
-				ok.Add(1)
-				lat[i] = append(lat[i], time.Since(t0))
-			}
-		}(i)
-	}
-	wg.Wait()
-	r := &result{ok: ok.Load(), errors: failed.Load(), elapsed: time.Since(start)}
-	for _, l := range lat {
-		r.latencies = append(r.latencies, l...)
-	}
-	sort.Slice(r.latencies, func(i, j int) bool { return r.latencies[i] < r.latencies[j] })
-	return r
-}
-
-// countBilled counts the served calls the store recorded and the debits it made.
-func countBilled(ctx context.Context, s *setup) (records, debits int64, err error) {
-	var before int64
-	for {
-		recs, err := s.store.Calls(ctx, store.CallFilter{TenantID: s.tenantID, Status: 200, Before: before, Limit: 1000})
+	defer fake.stop(5 * time.Second)
+	routes := []route{{benchModel, fakeURL}}
+	if cfg.scenarios["idle"] {
+		idleFake, idleURL, err := startFake(fakeBin, dir, "fakeupstream-idle", "--stall-after", "1")
 		if err != nil {
-			return 0, 0, err
+			return err
 		}
-		records += int64(len(recs))
+		defer idleFake.stop(5 * time.Second)
+		routes = append(routes, route{idleModel, idleURL})
+	}
+	gw, err := setupGateway(tollgateBin, dir, routes)
+	if err != nil {
+		return err
+	}
+	if err := gw.serve(tollgateBin, dir); err != nil {
+		return err
+	}
+	defer gw.stop(5 * time.Second) // on an early return; a clean run stopped it already
+
+	fmt.Printf("Tollgate load benchmark — %s, %d CPUs, %s per scenario and target (direct, Tollgate); loaded scenarios: %s\n",
+		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), cfg.duration, cfg.load)
+	fmt.Printf("gateway: tollgate serve (pid %d), SQLite store, billing on, access log off; fake upstream in its own process\n\n", gw.pid())
+
+	var rep report
+	var scenarios []scenario
+	plain, stream := chatBody(benchModel, false), chatBody(benchModel, true)
+	if cfg.scenarios["unloaded"] {
+		scenarios = append(scenarios, scenario{"plain, 1 connection", plain, 1, false},
+			scenario{fmt.Sprintf("stream (%d chunks), 1 connection", cfg.chunks), stream, 1, false})
+	}
+	if cfg.scenarios["loaded"] {
+		scenarios = append(scenarios, scenario{fmt.Sprintf("plain, %d connections", cfg.concurrency), plain, cfg.concurrency, cfg.load == "wrk"},
+			scenario{fmt.Sprintf("stream (%d chunks), %d connections", cfg.chunks, cfg.concurrency), stream, cfg.concurrency, cfg.load == "wrk"})
+	}
+	if len(scenarios) > 0 {
+		printHeader()
+	}
+	for _, sc := range scenarios {
+		r, err := measure(dir, sc, fakeURL, gw, cfg.duration)
+		if err != nil {
+			return err
+		}
+		rep.rows = append(rep.rows, r)
+		r.print()
+	}
+	if cfg.scenarios["loaded"] {
+		rss, err := idlestreams.RSS(gw.pid())
+		if err != nil {
+			return err
+		}
+		fmt.Printf("gateway resident memory after the loaded scenarios: %s\n", mb(rss))
+	}
+	if cfg.scenarios["idle"] {
+		fmt.Println()
+		rep.idle, err = runIdle(gw, cfg.idleStreams)
+		if err != nil {
+			return err
+		}
+		rep.idle.print()
+	}
+
+	// SIGTERM: the gateway stops accepting, lets calls finish, settles and flushes.
+	if err := gw.stop(90 * time.Second); err != nil {
+		return err
+	}
+	rep.billing, err = countBilled(gw)
+	if err != nil {
+		return err
+	}
+	rep.billing.served = rep.served2xx()
+	rep.billing.print()
+	return rep.verdict()
+}
+
+// measure runs one scenario direct to the fake and through the gateway, reading the
+// gateway's CPU time around the second run.
+func measure(dir string, sc scenario, fakeURL string, gw *gateway, d time.Duration) (row, error) {
+	drive := func(url, key string) (*result, error) {
+		if sc.wrk {
+			return runWrk(dir, url, key, sc.body, sc.conns, d)
+		}
+		return loadGo(url, key, sc.body, sc.conns, d), nil
+	}
+	direct, err := drive(fakeURL+"/chat/completions", "sk-direct")
+	if err != nil {
+		return row{}, err
+	}
+	cpu0, err := cpuTime(gw.pid())
+	if err != nil {
+		return row{}, err
+	}
+	through, err := drive(gw.url+"/v1/chat/completions", gw.key)
+	if err != nil {
+		return row{}, err
+	}
+	cpu1, err := cpuTime(gw.pid())
+	if err != nil {
+		return row{}, err
+	}
+	through.cpu = cpu1 - cpu0
+	return row{scenario: sc, direct: direct, through: through}, nil
+}
+
+// billed is what the store recorded for the bench tenant, read after the gateway
+// stopped, against the 2xx answers the clients got.
+type billed struct {
+	served, records, debits int64
+	held                    billing.Nanos
+}
+
+// countBilled opens the stopped gateway's database and counts the served calls it
+// recorded (status 200) and the usage debits in the ledger.
+func countBilled(gw *gateway) (billed, error) {
+	ctx := context.Background()
+	var b billed
+	keyHex, err := os.ReadFile(filepath.Join(gw.dataDir, "secret.key"))
+	if err != nil {
+		return b, err
+	}
+	key, err := hex.DecodeString(strings.TrimSpace(string(keyHex)))
+	if err != nil {
+		return b, fmt.Errorf("secret.key: %w", err)
+	}
+	st, err := store.Open(ctx, store.Options{DSN: filepath.Join(gw.dataDir, "tollgate.db"), SecretKey: key})
+	if err != nil {
+		return b, err
+	}
+	defer st.Close()
+	for before := int64(0); ; {
+		recs, err := st.Calls(ctx, store.CallFilter{TenantID: gw.tenantID, Status: 200, Before: before, Limit: 1000})
+		if err != nil {
+			return b, err
+		}
+		b.records += int64(len(recs))
 		if len(recs) < 1000 {
 			break
 		}
 		before = recs[len(recs)-1].ID
 	}
-	before = 0
-	for {
-		entries, err := s.store.LedgerPage(ctx, s.tenantID, before, 1000)
+	for before := int64(0); ; {
+		entries, err := st.LedgerPage(ctx, gw.tenantID, before, 1000)
 		if err != nil {
-			return 0, 0, err
+			return b, err
 		}
 		for _, e := range entries {
 			if e.Kind == store.LedgerUsage {
-				debits++
+				b.debits++
 			}
 		}
 		if len(entries) < 1000 {
@@ -267,30 +259,24 @@ func countBilled(ctx context.Context, s *setup) (records, debits int64, err erro
 		}
 		before = entries[len(entries)-1].ID
 	}
-	return records, debits, nil
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-func perCall(cpu time.Duration, calls int64) string {
-	if calls == 0 {
-		return "n/a"
+	t, err := st.Tenant(ctx, gw.tenantID)
+	if err != nil {
+		return b, err
 	}
-	return fmt.Sprintf("%.0fµs", float64(cpu.Microseconds())/float64(calls))
+	b.held = t.Held
+	return b, nil
 }
 
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+func (b billed) ok() bool { return b.records == b.served && b.debits == b.served && b.held == 0 }
+
+func (b billed) print() {
+	fmt.Printf("\nbilling check (database read after SIGTERM): %s 2xx answers, %s usage records, %s ledger debits, %s USD still held",
+		count(b.served), count(b.records), count(b.debits), b.held.String())
+	if b.ok() {
+		fmt.Println(" — every served call billed exactly once")
+	} else {
+		fmt.Println(" — MISMATCH")
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func numCPU() int {
-	n := 0
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		n = bytes.Count(b, []byte("processor\t:"))
-	}
-	return n
-}
+var errFailed = errors.New("the benchmark failed (see above)")

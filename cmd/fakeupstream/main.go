@@ -1,6 +1,8 @@
 // Command fakeupstream serves a fake OpenAI API (providers/providertest) on an
 // address, so the install test, the README's walkthrough and demos can make real,
-// billed calls through Tollgate without an upstream account or network.
+// billed calls through Tollgate without an upstream account or network. The load
+// benchmark runs it as its upstream too, and with --stall-after as one whose streams
+// go silent, to hold idle streams open through the gateway.
 //
 //	go run ./cmd/fakeupstream --addr 127.0.0.1:9099
 //	tollgate channel add --name fake --provider openai-compatible \
@@ -45,13 +47,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	prompt := fs.Int("prompt-tokens", 0, "prompt tokens to report (0: one per four bytes of the request)")
 	completion := fs.Int("completion-tokens", 0, "completion tokens to report (0: the request's max_tokens, else one per streamed word)")
 	delay := fs.Duration("delay", 0, "wait this long before answering")
+	chunks := fs.Int("chunks", 0, "content chunks a streamed reply is split into (0: one per word)")
+	stallAfter := fs.Int("stall-after", -1, "send this many content chunks of a stream (of a plain answer: nothing), then stay silent until the client leaves or the fake stops (-1: never stall)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	b := providertest.Behavior{Text: *text, Chunks: *chunks, PromptTokens: *prompt, CompletionTokens: *completion, HeaderDelay: *delay}
+	if *stallAfter >= 0 {
+		b.Fault, b.FaultAfter = providertest.FaultStall, *stallAfter
 	}
 	h := providertest.NewOpenAIHandler()
 	h.SetRecording(false) // a long demo must not grow memory with every call
 	h.RequireAPIKey(*apiKey)
-	h.SetBehavior(providertest.Behavior{Text: *text, PromptTokens: *prompt, CompletionTokens: *completion, HeaderDelay: *delay})
+	h.SetBehavior(b)
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

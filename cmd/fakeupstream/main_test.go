@@ -82,3 +82,57 @@ func TestBadFlag(t *testing.T) {
 		t.Fatal("listened on a bad address")
 	}
 }
+
+// TestStallAfter: --chunks splits a streamed reply, and --stall-after sends that many
+// content chunks and then nothing, until the fake stops.
+func TestStallAfter(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--text", "abcd", "--chunks", "4", "--stall-after", "1"}, pw, io.Discard)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, pr)
+	base := regexp.MustCompile(`http://\S+/v1`).FindString(line)
+	resp, err := http.Post(base+"/chat/completions", "application/json", strings.NewReader(`{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"count"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	events := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "data: ") {
+				events <- sc.Text()
+			}
+		}
+		close(events)
+	}()
+	for i, want := range []string{`"role":"assistant"`, `"content":"a"`} {
+		select {
+		case e := <-events:
+			if !strings.Contains(e, want) {
+				t.Fatalf("event %d: %s, want %s", i, e, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no event %d", i)
+		}
+	}
+	select {
+	case e, ok := <-events:
+		t.Fatalf("the stream went on after the stall point: %q (open %v)", e, ok)
+	case <-time.After(300 * time.Millisecond):
+	}
+	cancel() // stopping the fake ends the stalled stream
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("did not stop with a stalled stream open")
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -205,6 +206,8 @@ func (m *Main) Open(ctx context.Context) error {
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	e.GET("/readyz", m.ready)
 	e.GET("/metrics", bearerOnly(authorize), gin.WrapH(m.Metrics.Handler()))
+	// Go's profiler, for the operator (and the load benchmark) to see where time goes.
+	e.GET("/debug/pprof/*profile", bearerOnly(authorize), gin.WrapF(profile))
 	gw.Register(e)
 	admin.New(st, gw, authorize).AllowPrivateUpstreams(m.Config.AllowPrivateUpstreams).
 		PublicURL(m.Config.PublicURL).AllowPrivateWebhooks(m.Config.AllowPrivateWebhooks).Register(e)
@@ -408,6 +411,22 @@ func (m *Main) openLimiter() (ratelimit.Limiter, error) {
 	return ratelimit.NewRedis(m.redis, "tollgate:"), nil
 }
 
+// profile serves net/http/pprof's pages under /debug/pprof/.
+func profile(w http.ResponseWriter, r *http.Request) {
+	switch strings.TrimPrefix(r.URL.Path, "/debug/pprof/") {
+	case "profile":
+		pprof.Profile(w, r)
+	case "trace":
+		pprof.Trace(w, r)
+	case "symbol":
+		pprof.Symbol(w, r)
+	case "cmdline":
+		pprof.Cmdline(w, r)
+	default:
+		pprof.Index(w, r) // the index and the named profiles (heap, goroutine, ...)
+	}
+}
+
 // bearerOnly guards an endpoint with the admin token (Prometheus sends it with
 // bearer_token / authorization in its scrape config).
 func bearerOnly(authorize func(string) bool) gin.HandlerFunc {
@@ -415,7 +434,7 @@ func bearerOnly(authorize func(string) bool) gin.HandlerFunc {
 		scheme, token, _ := strings.Cut(c.GetHeader("Authorization"), " ")
 		if !strings.EqualFold(scheme, "Bearer") || !authorize(strings.TrimSpace(token)) {
 			c.Header("WWW-Authenticate", `Bearer realm="tollgate-metrics"`)
-			router.WriteError(c, router.APIError(router.ErrUnauthorized, "", "GET /metrics needs the admin token as 'Authorization: Bearer <token>'."))
+			router.WriteError(c, router.APIError(router.ErrUnauthorized, "", "GET %s needs the admin token as 'Authorization: Bearer <token>'.", c.Request.URL.Path))
 			return
 		}
 		c.Next()

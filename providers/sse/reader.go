@@ -31,7 +31,9 @@ type Event struct {
 }
 
 const (
-	initialBufSize = 4 << 10
+	// initialBufSize fits a typical chunk; it is small because a gateway may hold
+	// thousands of idle streams, and the body under it is buffered already.
+	initialBufSize = 512
 	// lineSlack lets a line hold a whole maximum-size value plus its field name.
 	lineSlack     = len("event: ")
 	maxEmptyReads = 100
