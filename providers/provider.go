@@ -63,6 +63,14 @@ type ChatStream interface {
 	Close() error
 }
 
+// WaitHooker is a ChatStream that can say when it is about to wait for the
+// upstream: it calls f first. The gateway writes chunks without a flush each and
+// flushes in f, so chunks that arrived together leave together, and none is held
+// back while the stream waits.
+type WaitHooker interface {
+	BeforeWait(f func())
+}
+
 // Provider is the one capability every adapter has: chat completions.
 type Provider interface {
 	Chat(ctx context.Context, req *ChatRequest) (*ChatResponse, error)

@@ -170,7 +170,8 @@ func (g *Gateway) chatUsage(cl *call, p *parsedChat, resp *providers.ChatRespons
 	return billing.Usage{PromptTokens: p.promptTokens(p.req.Model), CompletionTokens: billing.CountTokens(p.req.Model, text.String())}
 }
 
-// pumpStream relays an upstream stream chunk by chunk, flushing each at once, then
+// pumpStream relays an upstream stream chunk by chunk, flushed before the gateway
+// waits for the next (at once, unless more had arrived with it), then
 // settles: on the upstream's usage when it came, else on the gateway's count of the
 // text actually produced — also when the client left or the upstream broke mid-way.
 // A stream that produced nothing at all costs nothing.
@@ -181,6 +182,12 @@ func (g *Gateway) pumpStream(ctx context.Context, cl *call, p *parsedChat, strea
 	cl.c.Status(http.StatusOK)
 	w := sse.NewWriter(cl.c.Writer)
 	cl.rec.Status = http.StatusOK
+	write := w.WriteData
+	if h, ok := stream.(providers.WaitHooker); ok {
+		// Chunks that arrived together go out in one flush, made before the next wait.
+		h.BeforeWait(func() { _ = w.Flush() })
+		write = w.BufferData
+	}
 
 	var usage *providers.Usage
 	var text strings.Builder
@@ -205,7 +212,7 @@ func (g *Gateway) pumpStream(ctx context.Context, cl *call, p *parsedChat, strea
 		if chunk.UsageOnly && !p.wantsUsage() {
 			continue
 		}
-		if err := w.WriteData(chunk.Data); err != nil {
+		if err := write(chunk.Data); err != nil {
 			clientGone = true
 			break
 		}

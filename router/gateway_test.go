@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -491,5 +492,39 @@ func TestModelsListsPricedModelsTheKeyMayUse(t *testing.T) {
 	resp, _ = h.do(http.MethodGet, "/v1/models/unpriced-model", nil, h.key)
 	if resp.StatusCode != 404 {
 		t.Fatalf("unpriced model: status %d", resp.StatusCode)
+	}
+}
+
+var contentChunk = regexp.MustCompile(`"content":"[^"]`)
+
+// TestStreamHoldsNoChunkBack: chunks that arrive together leave in one flush, but a
+// chunk is never kept while the gateway waits for the next one. The upstream pauses
+// before each chunk; each must reach the client before the next is even produced.
+func TestStreamHoldsNoChunkBack(t *testing.T) {
+	h := newHarness(t, usd)
+	const pause = 250 * time.Millisecond
+	h.upstream.SetBehavior(providertest.Behavior{Text: "one two three four", ChunkDelay: pause})
+	raw, _ := json.Marshal(chatBody(map[string]any{"stream": true}))
+	req, _ := http.NewRequest(http.MethodPost, h.srv.URL+"/v1/chat/completions", strings.NewReader(string(raw)))
+	req.Header.Set("Authorization", "Bearer "+h.key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var arrived []time.Time
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "data: ") && contentChunk.MatchString(sc.Text()) {
+			arrived = append(arrived, time.Now())
+		}
+	}
+	if len(arrived) != 4 {
+		t.Fatalf("%d content chunks, want 4", len(arrived))
+	}
+	for i := 1; i < len(arrived); i++ {
+		if gap := arrived[i].Sub(arrived[i-1]); gap < pause*3/4 {
+			t.Fatalf("chunk %d arrived %s after chunk %d: it was held back until the next one came", i-1, gap, i)
+		}
 	}
 }

@@ -162,3 +162,7 @@ func (s *eventSource) Close() error {
 	})
 	return nil
 }
+
+// BeforeWait calls f before each read that may wait for the upstream
+// (providers.WaitHooker).
+func (s *eventSource) BeforeWait(f func()) { s.events.BeforeRead(f) }

@@ -146,3 +146,7 @@ func (s *stream) Close() error {
 	})
 	return nil
 }
+
+// BeforeWait calls f before each read that may wait for the upstream
+// (providers.WaitHooker).
+func (s *stream) BeforeWait(f func()) { s.events.BeforeRead(f) }

@@ -32,8 +32,10 @@ type Event struct {
 
 const (
 	// initialBufSize fits a typical chunk; it is small because a gateway may hold
-	// thousands of idle streams, and the body under it is buffered already.
+	// thousands of idle streams. A stream whose reads fill the buffer grows it to
+	// busyBufSize, so events that arrived together are read (and relayed) together.
 	initialBufSize = 512
+	busyBufSize    = 4 << 10
 	// lineSlack lets a line hold a whole maximum-size value plus its field name.
 	lineSlack     = len("event: ")
 	maxEmptyReads = 100
@@ -72,7 +74,16 @@ type Reader struct {
 	id    string // last event ID
 	names [nameCacheSize]string
 	nextN int
+
+	beforeRead func() // called before each read of the input, which may block
+	busy       bool   // the last read filled the buffer: more may be waiting
 }
+
+// BeforeRead sets f to be called before every read of the input: the moment the
+// reader may wait for more. A relay flushes its client there, so it can write the
+// events already read without a flush each and still never hold one back while it
+// waits.
+func (r *Reader) BeforeRead(f func()) { r.beforeRead = f }
 
 // NewReader returns a Reader of r with DefaultMaxEventSize.
 func NewReader(r io.Reader) *Reader {
@@ -250,20 +261,25 @@ func (r *Reader) readLine() ([]byte, error) {
 var bom = []byte("\xEF\xBB\xBF")
 
 // fill reads more input, first moving unread bytes to the front of the buffer and
-// growing it when a single line fills it.
+// growing it when a single line fills it, or to busyBufSize when the last read
+// filled it.
 func (r *Reader) fill() {
 	if r.start > 0 {
 		r.end = copy(r.buf, r.buf[r.start:r.end])
 		r.start = 0
 	}
-	if r.end == len(r.buf) {
-		size := min(2*len(r.buf), r.maxLine+1)
+	if r.end == len(r.buf) || (r.busy && len(r.buf) < busyBufSize) {
+		size := min(max(2*len(r.buf), busyBufSize), r.maxLine+1)
 		nb := make([]byte, size)
 		copy(nb, r.buf[:r.end])
 		r.buf = nb
 	}
 	for range maxEmptyReads {
+		if r.beforeRead != nil {
+			r.beforeRead()
+		}
 		n, err := r.rd.Read(r.buf[r.end:])
+		r.busy = r.end+n == len(r.buf)
 		r.end += n
 		if err != nil {
 			r.readErr = err

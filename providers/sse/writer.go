@@ -38,7 +38,7 @@ func NewWriter(w io.Writer) *Writer {
 	case http.Flusher:
 		sw.flush = func() error { f.Flush(); return nil }
 	default:
-		sw.flush = func() error { return nil }
+		sw.flush = skipFlush
 	}
 	return sw
 }
@@ -88,6 +88,21 @@ func (w *Writer) WriteEvent(name string, data []byte) error {
 func (w *Writer) WriteData(data []byte) error {
 	return w.WriteEvent("", data)
 }
+
+// BufferData writes an event like WriteData but does not flush it: the caller
+// flushes (Flush) before it next waits, which it learns from Reader.BeforeRead.
+func (w *Writer) BufferData(data []byte) error {
+	flush := w.flush
+	w.flush = skipFlush
+	err := w.WriteEvent("", data)
+	w.flush = flush
+	return err
+}
+
+// Flush sends what was written so far to the client.
+func (w *Writer) Flush() error { return w.flush() }
+
+func skipFlush() error { return nil }
 
 // WriteDone writes OpenAI's end-of-stream marker "data: [DONE]", then flushes.
 func (w *Writer) WriteDone() error {
