@@ -44,10 +44,11 @@ type CallRecord struct {
 
 // Reserve sets the call's upper-bound cost aside in the tenant's wallet (and in the
 // key's budget, when it has one). On SQLite the hold lives in memory (memwallet.go).
-// On PostgreSQL, which several nodes share, it is one transaction whose conditional
-// UPDATE is the whole concurrency story: it succeeds only while balance − held +
-// credit_limit still covers the amount, so no interleaving of callers can overdraw a
-// wallet.
+// On PostgreSQL, which several nodes share, a conditional UPDATE is the whole
+// concurrency story: it succeeds only while balance − held + credit_limit still
+// covers the amount, so no interleaving of callers can overdraw a wallet. The usual
+// call (a key without a budget, credit enough) is that one statement with the hold's
+// INSERT; a budgeted key or a refusal takes the transaction below.
 func (s *Store) Reserve(ctx context.Context, req billing.HoldRequest) (billing.Hold, error) {
 	if req.Amount < 0 {
 		return billing.Hold{}, fmt.Errorf("%w: negative hold", ErrInvalid)
@@ -61,6 +62,18 @@ func (s *Store) Reserve(ctx context.Context, req billing.HoldRequest) (billing.H
 		return s.reserveInMemory(ctx, req, now+ttl.Milliseconds())
 	}
 	hold := billing.Hold{ID: newID("hold"), TenantID: req.TenantID, KeyID: req.KeyID, Amount: req.Amount}
+	res := s.w.WithContext(ctx).Exec(`WITH t AS (UPDATE tenants SET held = held + ? WHERE id = ? AND balance - held + credit_limit >= ?
+			AND NOT EXISTS (SELECT 1 FROM api_keys WHERE id = ? AND budget IS NOT NULL) RETURNING id)
+		INSERT INTO holds (id, tenant_id, key_id, request_id, amount, key_held, expires_at, created_at)
+		SELECT ?, ?, ?, ?, ?, FALSE, ?, ? FROM t`,
+		req.Amount, req.TenantID, req.Amount, req.KeyID,
+		hold.ID, req.TenantID, req.KeyID, req.RequestID, req.Amount, now+ttl.Milliseconds(), now)
+	if res.Error != nil {
+		return billing.Hold{}, wrapDBError(res.Error)
+	}
+	if res.RowsAffected == 1 {
+		return hold, nil
+	}
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		res := tx.Exec(`UPDATE tenants SET held = held + ? WHERE id = ? AND balance - held + credit_limit >= ?`,
 			req.Amount, req.TenantID, req.Amount)

@@ -1,0 +1,107 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tollgate-gw/tollgate/billing"
+)
+
+// TestWriteBehindSurvivesClose: settlements written behind the answers are all in
+// the database once the store is closed (a graceful stop loses nothing), and the
+// ledger adds up to the balance.
+func TestWriteBehindSurvivesClose(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "tollgate.db")
+	s, err := Open(ctx, Options{DSN: path, SecretKey: testKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ten := mustTenant(t, s, "wb", 1_000_000)
+	const calls = 500
+	for i := 0; i < calls; i++ {
+		h, err := s.Reserve(ctx, billing.HoldRequest{TenantID: ten.ID, Amount: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Settle(ctx, h, CallRecord{Status: 200, Cost: 700}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(ctx, Options{DSN: path, SecretKey: testKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.Tenant(ctx, ten.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, _ := s.LedgerSum(ctx, ten.ID)
+	if want := billing.Nanos(1_000_000 - calls*700); got.Balance != want || sum != want || got.Held != 0 {
+		t.Fatalf("balance %s, ledger %s, held %s; want %s, 0 held", got.Balance, sum, got.Held, want)
+	}
+	var records int64
+	if err := s.r.Raw(`SELECT COUNT(*) FROM usage_records WHERE tenant_id = ?`, ten.ID).Scan(&records).Error; err != nil || records != calls {
+		t.Fatalf("%d usage records (%v), want %d", records, err, calls)
+	}
+}
+
+// TestMemoryWalletSeesOtherWriters: the cached wallet follows changes made behind it —
+// in this process at once, by another process (the CLI) within walletTTL.
+func TestMemoryWalletSeesOtherWriters(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "tollgate.db")
+	s, err := Open(ctx, Options{DSN: path, SecretKey: testKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ten := mustTenant(t, s, "cache", 1000)
+	reserve := func(amount billing.Nanos) error {
+		h, err := s.Reserve(ctx, billing.HoldRequest{TenantID: ten.ID, Amount: amount})
+		if err == nil {
+			err = s.Release(ctx, h, nil)
+		}
+		return err
+	}
+	if err := reserve(1000); err != nil {
+		t.Fatalf("the wallet covers 1000: %v", err)
+	}
+	// In this process: a top-up counts at once.
+	if _, _, err := s.Topup(ctx, ten.ID, 500, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := reserve(1500); err != nil {
+		t.Fatalf("after a top-up to 1500: %v", err)
+	}
+	// Another process lowers the balance behind the cache (a correction by hand).
+	other, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.Exec(`UPDATE tenants SET balance = 100 WHERE id = ?`, ten.ID); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(walletTTL + time.Second)
+	for reserve(1500) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("the cached wallet still covers 1500 %s after the balance fell to 100", walletTTL+time.Second)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := reserve(101); !errors.Is(err, billing.ErrInsufficientCredit) {
+		t.Fatalf("hold of 101 on a balance of 100: %v", err)
+	}
+	if err := reserve(100); err != nil {
+		t.Fatalf("hold of 100 on a balance of 100: %v", err)
+	}
+}
