@@ -5,6 +5,7 @@ package router
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"log/slog"
@@ -183,10 +184,13 @@ const ctxRequestID = "tollgate.request_id"
 // RequestIDOf returns the id RequestID assigned.
 func RequestIDOf(c *gin.Context) string { return c.GetString(ctxRequestID) }
 
-// NewRequestID returns a fresh random request id.
+// NewRequestID returns a fresh request id: 48 bits of Unix milliseconds, then 48
+// random bits. Ids that sort by time keep the request log's index on them
+// append-only, which the write-behind's commits feel (store/writer.go).
 func NewRequestID() string {
 	var b [12]byte
-	_, _ = rand.Read(b[:])
+	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixMilli())<<16)
+	_, _ = rand.Read(b[6:])
 	return "req_" + hex.EncodeToString(b[:])
 }
 

@@ -177,7 +177,7 @@ func (s *Store) reserveInMemory(ctx context.Context, req billing.HoldRequest, ex
 			return billing.Hold{}, err
 		}
 	}
-	hold := billing.Hold{ID: newID("hold"), TenantID: req.TenantID, KeyID: req.KeyID, Amount: req.Amount}
+	hold := billing.Hold{ID: newTimeID("hold"), TenantID: req.TenantID, KeyID: req.KeyID, Amount: req.Amount}
 	amount := int64(req.Amount)
 	m.mu.Lock()
 	defer m.mu.Unlock()

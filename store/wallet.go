@@ -61,7 +61,7 @@ func (s *Store) Reserve(ctx context.Context, req billing.HoldRequest) (billing.H
 	if s.mem != nil {
 		return s.reserveInMemory(ctx, req, now+ttl.Milliseconds())
 	}
-	hold := billing.Hold{ID: newID("hold"), TenantID: req.TenantID, KeyID: req.KeyID, Amount: req.Amount}
+	hold := billing.Hold{ID: newTimeID("hold"), TenantID: req.TenantID, KeyID: req.KeyID, Amount: req.Amount}
 	res := s.w.WithContext(ctx).Exec(`WITH t AS (UPDATE tenants SET held = held + ? WHERE id = ? AND balance - held + credit_limit >= ?
 			AND NOT EXISTS (SELECT 1 FROM api_keys WHERE id = ? AND budget IS NOT NULL) RETURNING id)
 		INSERT INTO holds (id, tenant_id, key_id, request_id, amount, key_held, expires_at, created_at)

@@ -30,7 +30,7 @@ const (
 	// commitEvery spaces commits out: a commit's cost barely grows with its rows,
 	// so under load the writes of a few milliseconds share one. It is also most of
 	// what a crash can lose.
-	commitEvery = 2 * time.Millisecond
+	commitEvery = 5 * time.Millisecond
 )
 
 type opKind uint8
