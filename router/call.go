@@ -24,7 +24,7 @@ type call struct {
 	rec       store.CallRecord
 	hold      *billing.Hold
 	price     billing.Price            // what the hold is sized by: the dearest candidate
-	prices    map[string]billing.Price // channel id → price of the model it serves
+	prices    []channelPrice           // the price of the model each planned channel serves
 	billAt    *billing.Price           // the price of the model that served the call
 	admitted  bool                     // the model passed admission (safe as a metric label)
 	upstream  time.Duration            // time spent waiting on upstreams
@@ -35,6 +35,12 @@ type call struct {
 	ratedTokens int64              // that estimate
 	rateHeaders ratelimit.Decision // numbers for the x-ratelimit-* headers
 	streamSlots []func()           // concurrent-stream slots to give back
+}
+
+// channelPrice is the price of the model one channel of a call's plan serves.
+type channelPrice struct {
+	channelID string
+	price     billing.Price
 }
 
 // billed runs a /v1 handler as one billed call: it tracks the call for graceful
@@ -286,8 +292,10 @@ func (cl *call) attempt(rt route, started time.Time, err error) {
 // call can be traced to the link of the chain that produced it.
 func (cl *call) served(rt route, upstreamModel string) {
 	cl.rec.ChannelID, cl.rec.Provider, cl.rec.UpstreamModel = rt.channel.ID, rt.channel.Provider, upstreamModel
-	if p, ok := cl.prices[rt.channel.ID]; ok {
-		cl.billAt = &p
+	for i := range cl.prices {
+		if cl.prices[i].channelID == rt.channel.ID {
+			cl.billAt = &cl.prices[i].price
+		}
 	}
 	cl.traceHeaders(rt)
 	cl.rateLimitHeaders()

@@ -116,14 +116,14 @@ func (cl *call) admit(model string) ([]route, error) {
 	// A call is billed at the price of the model that served it: a channel may map
 	// the client's model to another priced model. The hold covers the dearest
 	// candidate, so whichever channel answers, the hold bounds the cost.
-	cl.prices = map[string]billing.Price{}
+	cl.prices = make([]channelPrice, 0, len(plan))
 	cl.price, cl.admitted = price, true
 	for _, rt := range plan {
 		served := price
 		if p, _, ok := cat.prices.Lookup(rt.channel.UpstreamModel(model)); ok {
 			served = p
 		}
-		cl.prices[rt.channel.ID] = served
+		cl.prices = append(cl.prices, channelPrice{rt.channel.ID, served})
 		cl.price = dearest(cl.price, served)
 	}
 	return plan, nil

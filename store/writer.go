@@ -388,10 +388,28 @@ const (
 )
 
 // multiInsert is an INSERT of n rows; the statements for every n up to
-// rowsPerInsert are few and prepared once.
+// rowsPerInsert are few, built and prepared once.
 func multiInsert(head, row string, n int) string {
-	return head + strings.Repeat(row+", ", n-1) + row
+	multiMu.Lock()
+	defer multiMu.Unlock()
+	k := multiKey{head, n}
+	q, ok := multiSQL[k]
+	if !ok {
+		q = head + strings.Repeat(row+", ", n-1) + row
+		multiSQL[k] = q
+	}
+	return q
 }
+
+type multiKey struct {
+	head string
+	n    int
+}
+
+var (
+	multiMu  sync.Mutex
+	multiSQL = map[multiKey]string{}
+)
 
 // prepare prepares, outside the transaction (it holds the only connection), the
 // statements a batch of this shape needs.
