@@ -23,13 +23,13 @@ type call struct {
 	start     time.Time
 	rec       store.CallRecord
 	hold      *billing.Hold
-	price     billing.Price            // what the hold is sized by: the dearest candidate
-	prices    []channelPrice           // the price of the model each planned channel serves
-	billAt    *billing.Price           // the price of the model that served the call
-	admitted  bool                     // the model passed admission (safe as a metric label)
-	upstream  time.Duration            // time spent waiting on upstreams
-	streaming bool                     // a stream began: the overhead goes out as a trailer too
-	finished  bool                     // the request log row is written
+	price     billing.Price  // what the hold is sized by: the dearest candidate
+	prices    []channelPrice // the price of the model each planned channel serves
+	billAt    *billing.Price // the price of the model that served the call
+	admitted  bool           // the model passed admission (safe as a metric label)
+	upstream  time.Duration  // time spent waiting on upstreams
+	streaming bool           // a stream began: the overhead goes out as a trailer too
+	finished  bool           // the request log row is written
 
 	rated       []rateSubject      // subjects whose token estimate was charged
 	ratedTokens int64              // that estimate

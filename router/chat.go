@@ -182,11 +182,11 @@ func (g *Gateway) pumpStream(ctx context.Context, cl *call, p *parsedChat, strea
 	cl.c.Status(http.StatusOK)
 	w := sse.NewWriter(cl.c.Writer)
 	cl.rec.Status = http.StatusOK
-	write := w.WriteData
 	if h, ok := stream.(providers.WaitHooker); ok {
-		// Chunks that arrived together go out in one flush, made before the next wait.
+		// Chunks that arrived together go out in one flush, made before the next
+		// wait; the last ones and [DONE] leave with the end of the response.
+		w.Buffer()
 		h.BeforeWait(func() { _ = w.Flush() })
-		write = w.BufferData
 	}
 
 	var usage *providers.Usage
@@ -212,7 +212,7 @@ func (g *Gateway) pumpStream(ctx context.Context, cl *call, p *parsedChat, strea
 		if chunk.UsageOnly && !p.wantsUsage() {
 			continue
 		}
-		if err := write(chunk.Data); err != nil {
+		if err := w.WriteData(chunk.Data); err != nil {
 			clientGone = true
 			break
 		}

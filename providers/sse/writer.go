@@ -14,9 +14,10 @@ var ErrInvalidName = errors.New("sse: event name contains a line break")
 // Writer frames events and flushes each one at once, so a client sees every chunk as
 // soon as the upstream produced it. It is not safe for concurrent use.
 type Writer struct {
-	w     io.Writer
-	flush func() error
-	buf   []byte
+	w        io.Writer
+	flush    func() error // after each write
+	flushNow func() error // the real flush, once Buffer turned the other off
+	buf      []byte
 }
 
 // NewWriter returns a Writer on w. An http.ResponseWriter is flushed through
@@ -89,18 +90,22 @@ func (w *Writer) WriteData(data []byte) error {
 	return w.WriteEvent("", data)
 }
 
-// BufferData writes an event like WriteData but does not flush it: the caller
-// flushes (Flush) before it next waits, which it learns from Reader.BeforeRead.
-func (w *Writer) BufferData(data []byte) error {
-	flush := w.flush
-	w.flush = skipFlush
-	err := w.WriteEvent("", data)
-	w.flush = flush
-	return err
+// Buffer turns off the flush after each write: the caller flushes (Flush) before it
+// next waits — Reader.BeforeRead tells it when — and the end of the response sends
+// the rest, so events that arrived together leave in one write.
+func (w *Writer) Buffer() {
+	if w.flushNow == nil {
+		w.flushNow, w.flush = w.flush, skipFlush
+	}
 }
 
 // Flush sends what was written so far to the client.
-func (w *Writer) Flush() error { return w.flush() }
+func (w *Writer) Flush() error {
+	if w.flushNow != nil {
+		return w.flushNow()
+	}
+	return w.flush()
+}
 
 func skipFlush() error { return nil }
 

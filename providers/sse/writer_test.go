@@ -97,3 +97,27 @@ func BenchmarkWriter(b *testing.B) {
 		_ = w.WriteData(data)
 	}
 }
+
+func TestWriterBufferFlushesOnlyWhenAsked(t *testing.T) {
+	var out bytes.Buffer
+	bw := bufio.NewWriter(&out)
+	w := NewWriter(bw)
+	w.Buffer()
+	for _, d := range []string{"a", "b"} {
+		if err := w.WriteData([]byte(d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.WriteDone(); err != nil {
+		t.Fatal(err)
+	}
+	if out.Len() != 0 {
+		t.Fatalf("buffered events reached the client before Flush: %q", out.String())
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "data: a\n\ndata: b\n\ndata: [DONE]\n\n" {
+		t.Fatalf("after Flush: %q", out.String())
+	}
+}
