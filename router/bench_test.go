@@ -54,3 +54,45 @@ func BenchmarkChatHotPath(b *testing.B) {
 		})
 	}
 }
+
+// benchChatBody is a typical chat completion body of about 1.5 KB: a system prompt,
+// a short conversation, one tool and the usual sampling parameters.
+var benchChatBody = []byte(`{
+  "model": "test-model",
+  "messages": [
+    {"role": "system", "content": "You are a helpful assistant for an online bookshop. Answer briefly, cite the catalogue when you can, and never invent prices or stock levels. If a question is not about books, orders or deliveries, say so politely and offer to help with something else."},
+    {"role": "user", "content": "Hello! I am looking for a novel set in Lisbon, preferably translated from Portuguese, not too long."},
+    {"role": "assistant", "content": "Good choice of city. Two candidates: \"The Year of the Death of Ricardo Reis\" by José Saramago (about 360 pages) and \"Pereira Maintains\" by Antonio Tabucchi (about 200 pages, written in Italian but set in Lisbon in 1938). Shall I check stock for either?"},
+    {"role": "user", "content": [{"type": "text", "text": "The shorter one, please. Is it in stock in paperback, and could it be delivered before Friday to Porto?"}]}
+  ],
+  "tools": [{"type": "function", "function": {"name": "check_stock", "description": "Stock and delivery estimate for one title", "parameters": {"type": "object", "properties": {"title": {"type": "string"}, "format": {"type": "string", "enum": ["paperback", "hardcover", "ebook"]}, "city": {"type": "string"}}, "required": ["title"]}}}],
+  "temperature": 0.3,
+  "top_p": 0.9,
+  "user": "customer-81723",
+  "max_tokens": 400
+}`)
+
+// BenchmarkParseChatUpstreamBody measures the gateway's JSON work on one chat call:
+// validating and reading the client's body, and rendering the upstream's.
+func BenchmarkParseChatUpstreamBody(b *testing.B) {
+	for _, stream := range []bool{false, true} {
+		name, body := "plain", benchChatBody
+		if stream {
+			name = "stream"
+			body = append(bytes.TrimSuffix(bytes.TrimSpace(benchChatBody), []byte("}")), `, "stream": true}`...)
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				p, err := parseChat(body)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := p.upstreamBody("upstream-model", "", 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tollgate-gw/tollgate/billing"
+	"github.com/tollgate-gw/tollgate/internal/jsonobj"
 	"github.com/tollgate-gw/tollgate/providers"
 )
 
@@ -22,12 +23,12 @@ func (g *Gateway) embeddings(cl *call) error {
 	if err != nil {
 		return err
 	}
-	fields, err := decodeObject(body)
+	members, err := decodeObject(body)
 	if err != nil {
 		return err
 	}
 	var req embeddingsRequest
-	if err := json.Unmarshal(body, &req); err != nil {
+	if err := decodeFields(members, field{"model", &req.Model}, field{"input", &req.Input}); err != nil {
 		return apiErr(ErrInvalidRequest, "", "The request body is not a valid embeddings request: %v.", jsonProblem(err))
 	}
 	if strings.TrimSpace(req.Model) == "" {
@@ -70,10 +71,7 @@ func (g *Gateway) embeddings(cl *call) error {
 	return cl.failover(ctx, req.Model, plan, func(rt route) error {
 		emb := rt.provider.(providers.Embedder)
 		upstreamModel := rt.channel.UpstreamModel(req.Model)
-		reqBody, err := rewritten(fields, map[string]any{"model": upstreamModel})
-		if err != nil {
-			return err
-		}
+		reqBody := rewritten(members, jsonobj.Member{Key: "model", Raw: jsonobj.AppendString(nil, upstreamModel)})
 		started := time.Now()
 		resp, err := emb.Embeddings(ctx, &providers.EmbeddingsRequest{Body: reqBody, Model: upstreamModel})
 		cl.attempt(rt, started, err)

@@ -1,7 +1,9 @@
 package router
 
 import (
+	"bytes"
 	"encoding/json"
+	"reflect"
 	"testing"
 )
 
@@ -15,6 +17,7 @@ func FuzzParseChat(f *testing.F) {
 		`{"model":"m","messages":[{"role":"tool","content":null,"tool_calls":[]}],"tools":[{"type":"function"}]}`,
 		`{"model":"m","messages":[{"role":"user","content":"\ud83d\ude00"}],"stream":true,"stream_options":{"include_usage":false}}`,
 		`[]`, `{}`, `{"model":1}`, `{"messages":{}}`,
+		`{"Model":"m","MESSAGES":[{"Role":"u"}],"messages":[{"role":"v","name":"n"}],"max_Tokens":2,"n":3}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -22,6 +25,12 @@ func FuzzParseChat(f *testing.F) {
 		p, err := parseChat(body)
 		if err != nil {
 			return
+		}
+		// Read member by member, the body gives what one json.Unmarshal of it whole
+		// gives, unless a key repeats: then only its last value counts.
+		var whole chatRequest
+		if topLevelKeys(body) == len(p.members) && (json.Unmarshal(body, &whole) != nil || !reflect.DeepEqual(whole, p.req)) {
+			t.Fatalf("members read %+v, the whole body %+v", p.req, whole)
 		}
 		if p.promptBound() < p.promptTokens(p.req.Model) && p.images == 0 {
 			t.Fatalf("byte bound %d below the exact count %d for %q", p.promptBound(), p.promptTokens(p.req.Model), body)
@@ -44,4 +53,20 @@ func FuzzParseChat(f *testing.F) {
 			}
 		}
 	})
+}
+
+// topLevelKeys counts the keys of an accepted body's object, each time it occurs.
+func topLevelKeys(body []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	n := 0
+	if _, err := dec.Token(); err != nil { // the object's opening brace
+		return -1
+	}
+	for ; dec.More(); n++ {
+		var skip json.RawMessage
+		if _, err := dec.Token(); err != nil || dec.Decode(&skip) != nil {
+			return -1
+		}
+	}
+	return n
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/tollgate-gw/tollgate/billing"
+	"github.com/tollgate-gw/tollgate/internal/jsonobj"
 	"github.com/tollgate-gw/tollgate/providers"
 	"github.com/tollgate-gw/tollgate/providers/anthropic"
 	"github.com/tollgate-gw/tollgate/providers/openai"
@@ -58,16 +59,16 @@ func anthropicErrorType(status int) string {
 
 // messagesRequest is one parsed Anthropic-format call.
 type messagesRequest struct {
-	body       []byte                     // the client's Anthropic body
-	fields     map[string]json.RawMessage // its top-level members, for rewriting the model
-	openAIBody []byte                     // the same call in OpenAI chat format
-	model      string
-	stream     bool
-	maxTokens  int64
+	body      []byte           // the client's Anthropic body
+	members   []jsonobj.Member // its top-level members, for rewriting the model
+	openAI    []jsonobj.Member // the same call in OpenAI chat format, as its members
+	model     string
+	stream    bool
+	maxTokens int64
 }
 
 func parseMessages(body []byte) (*messagesRequest, error) {
-	fields, err := decodeObject(body)
+	members, err := decodeObject(body)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +80,11 @@ func parseMessages(body []byte) (*messagesRequest, error) {
 	if err != nil {
 		return nil, apiErr(ErrInvalidRequest, "", "The request body is not a valid Messages request: %v", err)
 	}
-	return &messagesRequest{body: body, fields: fields, openAIBody: oa, model: model, stream: stream, maxTokens: maxTokens}, nil
+	translated, err := jsonobj.Members(oa)
+	if err != nil {
+		return nil, err // the translation always writes one object
+	}
+	return &messagesRequest{body: body, members: members, openAI: translated, model: model, stream: stream, maxTokens: maxTokens}, nil
 }
 
 // promptTokens counts the prompt: exact for the hold's close calls and the estimate
@@ -93,20 +98,23 @@ func (m *messagesRequest) promptTokens() int64 {
 	return n + int64(images)*imageTokenAllowance + chatOverhead(len(texts))
 }
 
-// withModel renders a body (Anthropic's or the translated one) with the channel's
-// model name and, for OpenAI's own API, its output-limit field name.
-func withModel(body []byte, model, provider string, translated bool) ([]byte, error) {
-	var f map[string]json.RawMessage
-	if err := json.Unmarshal(body, &f); err != nil {
-		return nil, err
-	}
+// withModel renders a body's members (Anthropic's or the translated one's) with the
+// channel's model name and, for OpenAI's own API, its output-limit field name.
+func withModel(members []jsonobj.Member, model, provider string, translated bool) []byte {
+	set := []jsonobj.Member{{Key: "model", Raw: jsonobj.AppendString(nil, model)}}
 	if translated && openai.MaxTokensField(provider) == "max_completion_tokens" {
-		if v, ok := f["max_tokens"]; ok {
-			f["max_completion_tokens"] = v
-			delete(f, "max_tokens")
+		if v, ok := jsonobj.Get(members, "max_tokens"); ok {
+			renamed := make([]jsonobj.Member, 0, len(members))
+			for _, m := range members {
+				if m.Key != "max_tokens" {
+					renamed = append(renamed, m)
+				}
+			}
+			members = renamed
+			set = append(set, jsonobj.Member{Key: "max_completion_tokens", Raw: v})
 		}
 	}
-	return rewritten(f, map[string]any{"model": model})
+	return rewritten(members, set...)
 }
 
 // messages serves POST /v1/messages.
@@ -142,14 +150,11 @@ func (g *Gateway) messages(cl *call) error {
 	return cl.failover(ctx, m.model, plan, func(rt route) error {
 		upstreamModel := rt.channel.UpstreamModel(m.model)
 		native, isNative := rt.provider.(*anthropic.Client)
-		src := m.openAIBody
+		src := m.openAI
 		if isNative {
-			src = m.body
+			src = m.members
 		}
-		reqBody, err := withModel(src, upstreamModel, rt.channel.Provider, !isNative)
-		if err != nil {
-			return err
-		}
+		reqBody := withModel(src, upstreamModel, rt.channel.Provider, !isNative)
 		started := time.Now()
 		switch {
 		case isNative && m.stream:

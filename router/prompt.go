@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/tollgate-gw/tollgate/billing"
+	"github.com/tollgate-gw/tollgate/internal/jsonobj"
 )
 
 // imageTokenAllowance is what one image may add to a prompt in the hold. Providers
@@ -58,10 +61,10 @@ type contentPart struct {
 // parsedChat is a validated chat call: the typed view, the raw object for
 // rewriting, and the prompt's cheap token bound.
 type parsedChat struct {
-	req    chatRequest
-	fields map[string]json.RawMessage
-	body   []byte
-	images int
+	req     chatRequest
+	members []jsonobj.Member
+	body    []byte
+	images  int
 }
 
 // readBody reads a bounded request body: a larger one is refused with 413 before it
@@ -85,24 +88,60 @@ func tooLarge(limit int64) error {
 	return apiErr(ErrRequestTooLarge, "", "The request body is larger than this gateway accepts (%d bytes). Send a smaller request.", limit)
 }
 
-// decodeObject parses a JSON object body into its top-level fields, refusing
-// anything that is not exactly one object.
-func decodeObject(body []byte) (map[string]json.RawMessage, error) {
+// decodeObject parses a JSON object body into its top-level members, refusing
+// anything that is not exactly one object. A key sent twice counts once, with its
+// last value (jsonobj.Members).
+func decodeObject(body []byte) ([]jsonobj.Member, error) {
 	if !validText(body) {
 		return nil, apiErr(ErrInvalidRequest, "", "The request body is not valid UTF-8 text, or it has a lone UTF-16 surrogate escape (\\uD800–\\uDFFF without its pair). Send valid Unicode.")
 	}
+	members, err := jsonobj.Members(body)
+	if err != nil {
+		return nil, objectProblem(body)
+	}
+	return members, nil
+}
+
+// objectProblem says why a body jsonobj.Members refused is not one JSON object, in
+// the words of encoding/json's decoder that clients have always been given. Only a
+// refused body pays for this second parse.
+func objectProblem(body []byte) error {
 	var fields map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&fields); err != nil {
-		return nil, apiErr(ErrInvalidRequest, "", "The request body is not valid JSON: %v. Send one JSON object.", jsonProblem(err))
+		return apiErr(ErrInvalidRequest, "", "The request body is not valid JSON: %v. Send one JSON object.", jsonProblem(err))
 	}
 	if fields == nil {
-		return nil, apiErr(ErrInvalidRequest, "", "The request body must be a JSON object.")
+		return apiErr(ErrInvalidRequest, "", "The request body must be a JSON object.")
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, apiErr(ErrInvalidRequest, "", "The request body has data after the JSON object. Send exactly one JSON object.")
+	return apiErr(ErrInvalidRequest, "", "The request body has data after the JSON object. Send exactly one JSON object.")
+}
+
+// field is a member the gateway reads from a request body and where it goes.
+type field struct {
+	name string
+	ptr  any
+}
+
+// decodeFields decodes the members that fields name, each with one json.Unmarshal,
+// into what a json.Unmarshal of the whole body into a struct of these fields gives:
+// keys match names as encoding/json matches them, case-insensitively
+// (strings.EqualFold), and of duplicates the last wins (jsonobj.Members).
+func decodeFields(members []jsonobj.Member, fields ...field) error {
+	for _, m := range members {
+		for _, f := range fields {
+			if !strings.EqualFold(m.Key, f.name) {
+				continue
+			}
+			if raw, ok := f.ptr.(*json.RawMessage); ok {
+				*raw = json.RawMessage(m.Raw) // no need to scan it again: alias the body
+			} else if err := json.Unmarshal(m.Raw, f.ptr); err != nil {
+				return err
+			}
+			break
+		}
 	}
-	return fields, nil
+	return nil
 }
 
 func jsonProblem(err error) string {
@@ -115,19 +154,19 @@ func jsonProblem(err error) string {
 
 // parseChat validates a chat completion body.
 func parseChat(body []byte) (*parsedChat, error) {
-	fields, err := decodeObject(body)
+	members, err := decodeObject(body)
 	if err != nil {
 		return nil, err
 	}
-	p := &parsedChat{fields: fields, body: body}
-	if err := json.Unmarshal(body, &p.req); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			return nil, apiErr(ErrInvalidRequest, te.Field, "Invalid type for '%s': expected %s.", te.Field, te.Type)
-		}
-		return nil, apiErr(ErrInvalidRequest, "", "The request body is not a valid chat completion request: %v.", err)
-	}
+	p := &parsedChat{members: members, body: body}
 	r := &p.req
+	err = decodeFields(members, field{"model", &r.Model}, field{"messages", &r.Messages}, field{"stream", &r.Stream},
+		field{"stream_options", &r.StreamOptions}, field{"max_tokens", &r.MaxTokens},
+		field{"max_completion_tokens", &r.MaxCompletionTokens}, field{"n", &r.N},
+		field{"tools", &r.Tools}, field{"functions", &r.Functions})
+	if err != nil {
+		return nil, chatTypeProblem(body, err)
+	}
 	switch {
 	case strings.TrimSpace(r.Model) == "":
 		return nil, apiErr(ErrInvalidRequest, "model", "Missing required parameter: 'model'.")
@@ -149,6 +188,23 @@ func parseChat(body []byte) (*parsedChat, error) {
 		p.images += bytes.Count(m.Content, []byte(`"image_url"`))
 	}
 	return p, nil
+}
+
+// chatTypeProblem words why a chat body's members do not fit chatRequest. It decodes
+// the body again whole, so that the message and param are those a whole-body
+// json.Unmarshal has always given (the Field path "messages.0.role", the first
+// error in the body): only a refused body pays for the second parse. A member that
+// fails alone fails the whole body too; err is kept should it not.
+func chatTypeProblem(body []byte, err error) error {
+	var whole chatRequest
+	if werr := json.Unmarshal(body, &whole); werr != nil {
+		err = werr
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		return apiErr(ErrInvalidRequest, te.Field, "Invalid type for '%s': expected %s.", te.Field, te.Type)
+	}
+	return apiErr(ErrInvalidRequest, "", "The request body is not a valid chat completion request: %v.", err)
 }
 
 // maxOutput is the client's own output limit, if it set one.
@@ -233,42 +289,66 @@ func writeContentText(b *strings.Builder, content json.RawMessage) {
 // upstreamBody renders the body for one attempt: the client's object with the model
 // mapped, max tokens injected when the client set none, and usage forced on streams.
 // Duplicate keys of the client's JSON collapse to the value the gateway read, so the
-// model billed is always the model sent.
+// model billed is always the model sent. The error is always nil.
 func (p *parsedChat) upstreamBody(model string, injectField string, inject int64) ([]byte, error) {
-	set := map[string]any{"model": model}
+	set := make([]jsonobj.Member, 1, 3)
+	set[0] = jsonobj.Member{Key: "model", Raw: jsonobj.AppendString(nil, model)}
 	if injectField != "" {
-		set[injectField] = inject
+		set = append(set, jsonobj.Member{Key: injectField, Raw: strconv.AppendInt(nil, inject, 10)})
 	}
 	if p.req.Stream {
-		var so map[string]json.RawMessage
-		if raw, ok := p.fields["stream_options"]; ok {
-			_ = json.Unmarshal(raw, &so)
-		}
-		if so == nil {
-			so = map[string]json.RawMessage{}
-		}
-		so["include_usage"] = json.RawMessage("true")
-		set["stream_options"] = so
+		set = append(set, jsonobj.Member{Key: "stream_options", Raw: p.streamOptions()})
 	}
-	return rewritten(p.fields, set)
+	return rewritten(p.members, set...), nil
 }
 
-// rewritten renders a client's JSON object for an upstream: every field it sent,
-// except those the gateway never forwards (strippedFields), with set's values put in.
-func rewritten(fields map[string]json.RawMessage, set map[string]any) ([]byte, error) {
-	f := make(map[string]json.RawMessage, len(fields)+len(set))
-	for k, v := range fields {
-		f[k] = v
+// streamOptions is the client's stream_options object (parseChat lets through only
+// an object or null) with include_usage set, so that the upstream reports the usage
+// the gateway bills.
+func (p *parsedChat) streamOptions() []byte {
+	var options []jsonobj.Member
+	raw, _ := jsonobj.Get(p.members, "stream_options")
+	if len(raw) > 0 && raw[0] == '{' {
+		options, _ = jsonobj.Members(raw)
 	}
-	for _, k := range strippedFields {
-		delete(f, k)
+	return appendObject(make([]byte, 0, len(raw)+24), options, nil, includeUsage)
+}
+
+var includeUsage = jsonobj.Member{Key: "include_usage", Raw: []byte("true")}
+
+// rewritten renders a client's JSON object for an upstream: every member it sent, in
+// its order, except those the gateway never forwards (strippedFields), with set's
+// values in place of the client's or, for keys the client did not send, at the end.
+// The client's values are copied byte for byte.
+func rewritten(members []jsonobj.Member, set ...jsonobj.Member) []byte {
+	size := 2
+	for _, m := range members {
+		size += len(m.Key) + len(m.Raw) + 4
 	}
-	for k, v := range set {
-		raw, err := json.Marshal(v)
-		if err != nil {
-			return nil, err
+	for _, m := range set {
+		size += len(m.Key) + len(m.Raw) + 4
+	}
+	return appendObject(make([]byte, 0, size), members, strippedFields, set...)
+}
+
+// appendObject appends the object of members to dst, less those whose key is in
+// drop, with set's values replacing the members' of the same key and appended for
+// keys the members lack.
+func appendObject(dst []byte, members []jsonobj.Member, drop []string, set ...jsonobj.Member) []byte {
+	dst = append(dst, '{')
+	for _, m := range members {
+		if slices.Contains(drop, m.Key) {
+			continue
 		}
-		f[k] = raw
+		if v, ok := jsonobj.Get(set, m.Key); ok {
+			m.Raw = v
+		}
+		dst = jsonobj.AppendMember(dst, m.Key, m.Raw)
 	}
-	return json.Marshal(f)
+	for _, s := range set {
+		if _, sent := jsonobj.Get(members, s.Key); !sent || slices.Contains(drop, s.Key) {
+			dst = jsonobj.AppendMember(dst, s.Key, s.Raw)
+		}
+	}
+	return append(dst, '}')
 }

@@ -48,6 +48,7 @@ func TestDependencyRules(t *testing.T) {
 		{"providers", []string{module + "/billing", module + "/store", module + "/router", module + "/admin", "github.com/gin-gonic/gin", "gorm.io/"}},
 		{"billing", []string{module + "/providers", module + "/store", module + "/router", module + "/admin", "github.com/gin-gonic/gin", "gorm.io/"}},
 		{"web", []string{module + "/"}},
+		{"internal", []string{module + "/"}}, // shared helpers (internal/jsonobj) depend on nothing of ours
 		{"store", []string{module + "/router", module + "/admin", module + "/providers", "github.com/gin-gonic/gin"}},
 		{"router", []string{module + "/admin", module + "/cmd"}},
 		{"admin", []string{module + "/cmd", module + "/portal"}},

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate-gw/tollgate/internal/jsonobj"
 	"github.com/tollgate-gw/tollgate/providers"
 )
 
@@ -163,24 +164,23 @@ func (c *Client) Models(ctx context.Context) ([]string, error) {
 // parseUsage reads the usage of a complete answer and rejects bodies that are not
 // JSON or that carry an error object despite a 2xx status.
 func (c *Client) parseUsage(body []byte) (*usageJSON, error) {
-	var r struct {
-		Usage json.RawMessage `json:"usage"`
-		Error json.RawMessage `json:"error"`
+	// Only two top-level members matter; the choices are not decoded.
+	v, err := jsonobj.Find(body, "usage", "error")
+	switch {
+	case errors.Is(err, jsonobj.ErrInvalid):
+		return nil, c.invalidResponse("answer is not valid JSON")
+	case err != nil:
+		return nil, nil // JSON but not an object: no usage reported
 	}
-	if err := json.Unmarshal(body, &r); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if !errors.As(err, &typeErr) {
-			return nil, c.invalidResponse("answer is not valid JSON")
-		}
-	}
-	if isError(r.Error) {
+	usage, errObj := v[0], v[1]
+	if isError(errObj) {
 		return nil, c.errorFromBody(0, body)
 	}
-	if len(r.Usage) == 0 || r.Usage[0] != '{' {
+	if len(usage) == 0 || usage[0] != '{' {
 		return nil, nil // absent, null, or not an object: no usage reported
 	}
 	u := new(usageJSON)
-	_ = json.Unmarshal(r.Usage, u) // a member of the wrong type stays zero
+	_ = json.Unmarshal(usage, u) // a member of the wrong type stays zero
 	return u, nil
 }
 

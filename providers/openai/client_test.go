@@ -357,3 +357,40 @@ func TestModels(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestParseUsageReadsTopLevelOnly: parseUsage reads only the answer's top-level usage
+// and error, with what the former json.Unmarshal of the whole answer read: keys
+// matched case-insensitively, the last one winning, nested ones ignored.
+func TestParseUsageReadsTopLevelOnly(t *testing.T) {
+	c := New(Config{BaseURL: "http://upstream.invalid/v1"})
+	for _, tt := range []struct {
+		body    string
+		prompt  int64 // -1: no usage
+		errCode string
+	}{
+		{`{"choices":[{"usage":{"prompt_tokens":9}}],"usage":{"prompt_tokens":3}}`, 3, ""},
+		{`{"usage":{"prompt_tokens":3},"Usage":{"prompt_tokens":4}}`, 4, ""},
+		{`{"USAGE":{"prompt_tokens":5},"error":null}`, 5, ""},
+		{` {"usage" : null} `, -1, ""},
+		{`{"usage":[1]}`, -1, ""},
+		{`{"choices":[{"error":{"message":"x"}}]}`, -1, ""},
+		{`[{"usage":{"prompt_tokens":3}}]`, -1, ""},
+		{`null`, -1, ""},
+		{`{"usage":{"prompt_tokens":3},"error":{"message":"overloaded"}}`, -1, "upstream_error"},
+		{`{"usage":{"prompt_tokens":3}} {}`, -1, "invalid_response"},
+		{`{"usage":`, -1, "invalid_response"},
+	} {
+		u, err := c.parseUsage([]byte(tt.body))
+		var ue *providers.UpstreamError
+		switch {
+		case tt.errCode != "":
+			if !errors.As(err, &ue) || (tt.errCode == "invalid_response") != (ue.Code == "invalid_response") {
+				t.Errorf("%s: err %v, want %s", tt.body, err, tt.errCode)
+			}
+		case err != nil:
+			t.Errorf("%s: %v", tt.body, err)
+		case tt.prompt < 0 && u != nil, tt.prompt >= 0 && (u == nil || u.toUsage().InputTokens != tt.prompt):
+			t.Errorf("%s: usage %+v, want %d prompt tokens", tt.body, u, tt.prompt)
+		}
+	}
+}
