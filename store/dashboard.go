@@ -116,8 +116,8 @@ func ratio(a, b int64) float64 {
 // always agrees with the request log. (The write-behind writer adds a batch's calls
 // up per row first, with the same rollupOf.)
 func rollUp(tx *gorm.DB, r *CallRecord) error {
-	k, row := rollupOf(r)
-	return tx.Exec(sqlRollup, row.args(k)...).Error
+	k, t := rollupOf(r)
+	return tx.Exec(sqlRollup, rollupArgs(k, &t)...).Error
 }
 
 // rollupKey names one row of usage_daily.
@@ -126,42 +126,26 @@ type rollupKey struct {
 	tenantID, keyID, model, channelID, provider string
 }
 
-// rollupRow is what calls add to a usage_daily row.
-type rollupRow struct {
-	calls, served, refused, failed, cost, prompt, completion, cached, latency int64
-}
-
-func (r *rollupRow) add(o rollupRow) {
-	r.calls += o.calls
-	r.served += o.served
-	r.refused += o.refused
-	r.failed += o.failed
-	r.cost += o.cost
-	r.prompt += o.prompt
-	r.completion += o.completion
-	r.cached += o.cached
-	r.latency += o.latency
-}
-
-func (r *rollupRow) args(k rollupKey) []any {
-	return []any{k.day, k.tenantID, k.keyID, k.model, k.channelID, k.provider, r.calls, r.served, r.refused, r.failed,
-		r.cost, r.prompt, r.completion, r.cached, r.latency}
+// rollupArgs are sqlRollup's values for adding t to row k.
+func rollupArgs(k rollupKey, t *Tally) []any {
+	return []any{k.day, k.tenantID, k.keyID, k.model, k.channelID, k.provider, t.Calls, t.Served, t.Refused, t.Failed,
+		t.Cost, t.PromptTokens, t.CompletionTokens, t.CachedTokens, t.LatencyMs}
 }
 
 // rollupOf is one call's share of its usage_daily row.
-func rollupOf(r *CallRecord) (rollupKey, rollupRow) {
+func rollupOf(r *CallRecord) (rollupKey, Tally) {
 	channel, provider := ServingChannel(*r)
-	row := rollupRow{calls: 1, cost: int64(r.Cost), prompt: r.Usage.PromptTokens, completion: r.Usage.CompletionTokens,
-		cached: r.Usage.CachedTokens}
+	t := Tally{Calls: 1, Cost: r.Cost, PromptTokens: r.Usage.PromptTokens, CompletionTokens: r.Usage.CompletionTokens,
+		CachedTokens: r.Usage.CachedTokens}
 	switch {
 	case r.Status >= 200 && r.Status < 300:
-		row.served, row.latency = 1, r.LatencyMs
+		t.Served, t.LatencyMs = 1, r.LatencyMs
 	case r.Status == 402:
-		row.refused = 1
+		t.Refused = 1
 	default:
-		row.failed = 1
+		t.Failed = 1
 	}
-	return rollupKey{r.CreatedAt / dayMillis, r.TenantID, r.KeyID, r.Model, channel, provider}, row
+	return rollupKey{r.CreatedAt / dayMillis, r.TenantID, r.KeyID, r.Model, channel, provider}, t
 }
 
 const sqlRollup = `INSERT INTO usage_daily (day, tenant_id, key_id, model, channel_id, provider, calls, served, refused, failed,

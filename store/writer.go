@@ -280,7 +280,7 @@ func (w *writer) commit(batch []writeOp) error {
 	var debitOrder []string
 	debits := map[string]int64{}
 	spent := map[string]int64{}
-	rollups := map[rollupKey]*rollupRow{}
+	rollups := map[rollupKey]*Tally{}
 	var rollupOrder []rollupKey
 	settles := 0
 	for i := range batch {
@@ -298,11 +298,11 @@ func (w *writer) commit(batch []writeOp) error {
 				spent[op.keyID] += op.charged
 			}
 		}
-		k, row := rollupOf(&op.rec)
-		if r, ok := rollups[k]; ok {
-			r.add(row)
+		k, t := rollupOf(&op.rec)
+		if sum, ok := rollups[k]; ok {
+			sum.Add(t)
 		} else {
-			rollups[k] = &row
+			rollups[k] = &t
 			rollupOrder = append(rollupOrder, k)
 		}
 	}
@@ -369,7 +369,7 @@ func (w *writer) commit(batch []writeOp) error {
 		}
 	}
 	for _, k := range rollupOrder {
-		if _, err := st(sqlRollup).ExecContext(ctx, rollups[k].args(k)...); err != nil {
+		if _, err := st(sqlRollup).ExecContext(ctx, rollupArgs(k, rollups[k])...); err != nil {
 			return err
 		}
 	}

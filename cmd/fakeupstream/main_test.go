@@ -12,15 +12,14 @@ import (
 	"time"
 )
 
-// TestServesFakeOpenAI: the command listens where asked, prints its base URL, answers
-// a chat call in OpenAI's shape with the configured usage, refuses a wrong key, and
-// stops when its context ends.
-func TestServesFakeOpenAI(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
+// start runs the command on a free port until ctx ends and returns the base URL it
+// printed and the channel its result arrives on.
+func start(t *testing.T, ctx context.Context, args ...string) (base string, done <-chan error) {
+	t.Helper()
 	pr, pw := io.Pipe()
-	done := make(chan error, 1)
+	result := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--api-key", "sk-up", "--text", "pong", "--prompt-tokens", "7", "--completion-tokens", "3"}, pw, io.Discard)
+		result <- run(ctx, append([]string{"--addr", "127.0.0.1:0"}, args...), pw, io.Discard)
 		pw.Close()
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
@@ -28,10 +27,18 @@ func TestServesFakeOpenAI(t *testing.T) {
 		t.Fatal(err)
 	}
 	go io.Copy(io.Discard, pr)
-	base := regexp.MustCompile(`http://\S+/v1`).FindString(line)
-	if base == "" {
+	if base = regexp.MustCompile(`http://\S+/v1`).FindString(line); base == "" {
 		t.Fatalf("no base URL printed: %q", line)
 	}
+	return base, result
+}
+
+// TestServesFakeOpenAI: the command listens where asked, prints its base URL, answers
+// a chat call in OpenAI's shape with the configured usage, refuses a wrong key, and
+// stops when its context ends.
+func TestServesFakeOpenAI(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	base, done := start(t, ctx, "--api-key", "sk-up", "--text", "pong", "--prompt-tokens", "7", "--completion-tokens", "3")
 
 	call := func(key string) (*http.Response, []byte) {
 		req, _ := http.NewRequest("POST", base+"/chat/completions", strings.NewReader(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"ping"}]}`))
@@ -87,18 +94,7 @@ func TestBadFlag(t *testing.T) {
 // content chunks and then nothing, until the fake stops.
 func TestStallAfter(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--text", "abcd", "--chunks", "4", "--stall-after", "1"}, pw, io.Discard)
-		pw.Close()
-	}()
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
-	}
-	go io.Copy(io.Discard, pr)
-	base := regexp.MustCompile(`http://\S+/v1`).FindString(line)
+	base, done := start(t, ctx, "--text", "abcd", "--chunks", "4", "--stall-after", "1")
 	resp, err := http.Post(base+"/chat/completions", "application/json", strings.NewReader(`{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"count"}]}`))
 	if err != nil {
 		t.Fatal(err)
