@@ -123,8 +123,13 @@ const (
 func (g *Gateway) holdTTL() time.Duration { return g.cfg.UpstreamTimeout + holdGrace }
 
 // settleContext outlives the client: a call whose client has gone is still settled.
+// A store that writes behind settles in memory and needs no deadline (nor its timer).
 func (cl *call) settleContext() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(cl.c.Request.Context()), settleTimeout)
+	ctx := context.WithoutCancel(cl.c.Request.Context())
+	if cl.g.store.WritesBehind() {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, settleTimeout)
 }
 
 // finish writes the call's outcome: a settlement when usage is given and a hold

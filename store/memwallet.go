@@ -130,9 +130,8 @@ func (s *Store) loadWallet(ctx context.Context, tenantID, keyID string) error {
 	now := time.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if gen != m.gen {
-		return nil // forgotten while reading: the next call reads again
-	}
+	// A forget while reading leaves gen behind m.gen: these values are used (they
+	// are as good as any read made at the same time), and the next call reads again.
 	t := m.tenants[tenantID]
 	if t == nil {
 		t = &tenantWallet{}
@@ -172,7 +171,7 @@ func (s *Store) reserveInMemory(ctx context.Context, req billing.HoldRequest, ex
 		return billing.Hold{}, err
 	}
 	m := s.mem
-	for try := 0; try < 3 && !m.fresh(req.TenantID, req.KeyID, time.Now()); try++ {
+	if !m.fresh(req.TenantID, req.KeyID, time.Now()) {
 		if err := s.loadWallet(ctx, req.TenantID, req.KeyID); err != nil {
 			return billing.Hold{}, err
 		}
@@ -181,10 +180,7 @@ func (s *Store) reserveInMemory(ctx context.Context, req billing.HoldRequest, ex
 	amount := int64(req.Amount)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	t := m.tenants[req.TenantID]
-	if t == nil || (req.KeyID != "" && m.keys[req.KeyID] == nil) {
-		return billing.Hold{}, fmt.Errorf("%w: the wallet changed while it was being read; try again", ErrUnavailable)
-	}
+	t := m.tenants[req.TenantID] // loaded above: entries are never removed
 	if avail := t.available(); avail < amount {
 		return billing.Hold{}, &billing.InsufficientCreditError{Need: req.Amount, Available: billing.Nanos(avail)}
 	}

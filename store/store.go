@@ -192,6 +192,10 @@ func (s *Store) Close() error {
 	return errors.Join(errs...)
 }
 
+// WritesBehind reports whether settlements are queued in memory and written behind
+// the answers (SQLite), rather than written before Settle returns (PostgreSQL).
+func (s *Store) WritesBehind() bool { return s.writer != nil }
+
 // Flush waits until every settlement and log row queued before it is committed
 // (SQLite's write-behind; a no-op elsewhere). Reads call it first, so they see
 // every call settled before them.
