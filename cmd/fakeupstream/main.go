@@ -11,10 +11,18 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -48,6 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	completion := fs.Int("completion-tokens", 0, "completion tokens to report (0: the request's max_tokens, else one per streamed word)")
 	delay := fs.Duration("delay", 0, "wait this long before answering")
 	chunks := fs.Int("chunks", 0, "content chunks a streamed reply is split into (0: one per word)")
+	certOut := fs.String("tls-cert-out", "", "serve HTTPS (HTTP/2 and HTTP/1.1) with a fresh self-signed certificate for 127.0.0.1 and localhost, written to this PEM file for the client to trust")
 	stallAfter := fs.Int("stall-after", -1, "send this many content chunks of a stream (of a plain answer: nothing), then stay silent until the client leaves or the fake stops (-1: never stall)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -66,7 +75,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(stdout, "fakeupstream: serving a fake OpenAI API at http://%s/v1\n", ln.Addr())
+	scheme := "http"
+	if *certOut != "" {
+		cert, err := selfSigned(*certOut)
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}, MinVersion: tls.VersionTLS12}
+		ln, scheme = tls.NewListener(ln, srv.TLSConfig), "https"
+	}
+	fmt.Fprintf(stdout, "fakeupstream: serving a fake OpenAI API at %s://%s/v1\n", scheme, ln.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -78,4 +97,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdownCtx)
+}
+
+// selfSigned makes a certificate for 127.0.0.1 and localhost, valid for a day, and
+// writes it (without its key) as PEM to path.
+func selfSigned(path string) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: "fakeupstream"},
+		NotBefore:    time.Now().Add(-time.Minute),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		DNSNames:     []string{"localhost"},
+		IsCA:         true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }

@@ -3,9 +3,13 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -27,7 +31,7 @@ func start(t *testing.T, ctx context.Context, args ...string) (base string, done
 		t.Fatal(err)
 	}
 	go io.Copy(io.Discard, pr)
-	if base = regexp.MustCompile(`http://\S+/v1`).FindString(line); base == "" {
+	if base = regexp.MustCompile(`https?://\S+/v1`).FindString(line); base == "" {
 		t.Fatalf("no base URL printed: %q", line)
 	}
 	return base, result
@@ -130,5 +134,31 @@ func TestStallAfter(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("did not stop with a stalled stream open")
+	}
+}
+
+// TestTLS: --tls-cert-out serves HTTPS with HTTP/2, under a certificate written for
+// the client to trust.
+func TestTLS(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	certFile := filepath.Join(t.TempDir(), "ca.pem")
+	base, _ := start(t, ctx, "--tls-cert-out", certFile)
+	pemCerts, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !strings.HasPrefix(base, "https://") || !pool.AppendCertsFromPEM(pemCerts) {
+		t.Fatalf("base %s, certificate %q", base, pemCerts)
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
+	resp, err := client.Post(base+"/chat/completions", "application/json", strings.NewReader(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.ProtoMajor != 2 {
+		t.Fatalf("status %d over %s, want 200 over HTTP/2", resp.StatusCode, resp.Proto)
 	}
 }

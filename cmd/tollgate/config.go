@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -34,6 +35,9 @@ type Config struct {
 	// AllowPrivateUpstreams lets channels reach private, loopback and link-local
 	// addresses (a local vLLM or Ollama); refused by default against SSRF.
 	AllowPrivateUpstreams bool
+	// UpstreamCAFile names a PEM file of certificate authorities trusted for upstream
+	// channels besides the system's (an in-house vLLM behind a private CA).
+	UpstreamCAFile string
 	// RedisURL shares rate limits between gateway nodes; empty keeps them per process.
 	RedisURL string
 	// Tenant self-service (cmd/tollgate/portal.go): the public address for links,
@@ -68,6 +72,7 @@ var settings = []setting{
 	{"access-log", "TOLLGATE_ACCESS_LOG", "log one line per request", false},
 	{"redis-url", "TOLLGATE_REDIS_URL", "redis://… to share rate limits between gateway nodes (default: per process)", true},
 	{"allow-private-upstreams", "TOLLGATE_ALLOW_PRIVATE_UPSTREAMS", "let channels reach private, loopback and link-local addresses (local vLLM/Ollama)", false},
+	{"upstream-ca-file", "TOLLGATE_UPSTREAM_CA_FILE", "PEM file of certificate authorities trusted for upstream channels besides the system's", false},
 	{"public-url", "TOLLGATE_PUBLIC_URL", "the gateway's address as browsers reach it (https://gw.example): tenant invite links and Stripe's return URLs", false},
 	{"stripe-secret-key", "TOLLGATE_STRIPE_SECRET_KEY", "Stripe secret key (sk_…); with the webhook secret it turns on card top-ups in the tenant portal", true},
 	{"stripe-webhook-secret", "TOLLGATE_STRIPE_WEBHOOK_SECRET", "signing secret (whsec_…) of the Stripe webhook endpoint <public-url>/portal/stripe/webhook", true},
@@ -101,6 +106,7 @@ func ParseFlags(name string, args []string, getenv func(string) string, stderr i
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "")
 	fs.BoolVar(&cfg.AccessLog, "access-log", cfg.AccessLog, "")
 	fs.BoolVar(&cfg.AllowPrivateUpstreams, "allow-private-upstreams", false, "")
+	fs.StringVar(&cfg.UpstreamCAFile, "upstream-ca-file", "", "")
 	fs.StringVar(&cfg.RedisURL, "redis-url", "", "")
 	portalFlags(fs, &cfg)
 	fs.Usage = func() { printUsage(stderr, name) }
@@ -176,6 +182,11 @@ func (c Config) Validate() error {
 	}
 	if c.SecretKey != "" {
 		if _, err := decodeSecretKey(c.SecretKey); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.UpstreamCAFile != "" {
+		if _, err := upstreamCAs(c.UpstreamCAFile); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -272,4 +283,16 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// upstreamCAs reads the PEM file of TOLLGATE_UPSTREAM_CA_FILE.
+func upstreamCAs(path string) ([]byte, error) {
+	pemCerts, err := os.ReadFile(path) // #nosec G304 -- a path the operator configured
+	if err != nil {
+		return nil, fmt.Errorf("TOLLGATE_UPSTREAM_CA_FILE: %v", err)
+	}
+	if !x509.NewCertPool().AppendCertsFromPEM(pemCerts) {
+		return nil, fmt.Errorf("TOLLGATE_UPSTREAM_CA_FILE: %s holds no PEM certificate", path)
+	}
+	return pemCerts, nil
 }

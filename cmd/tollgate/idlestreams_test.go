@@ -37,7 +37,7 @@ func startFakeUpstream(t *testing.T, args ...string) string {
 	})
 	line, _ := bufio.NewReader(stdout).ReadString('\n')
 	go io.Copy(io.Discard, stdout)
-	url := regexp.MustCompile(`http://\S+/v1`).FindString(line)
+	url := regexp.MustCompile(`https?://\S+/v1`).FindString(line)
 	if url == "" {
 		t.Fatalf("fakeupstream printed no URL: %q", line)
 	}

@@ -203,8 +203,20 @@ func (m *Main) Open(ctx context.Context) error {
 		return fmt.Errorf("outbox: %w", err)
 	}
 	st.UseOutbox(m.Outbox)
+	upstream := router.NewUpstreamClientFor(m.Config.AllowPrivateUpstreams)
+	if m.Config.UpstreamCAFile != "" {
+		pemCerts, err := upstreamCAs(m.Config.UpstreamCAFile)
+		if err == nil {
+			err = router.TrustUpstreamCAs(upstream, pemCerts)
+		}
+		if err != nil {
+			_ = st.Close()
+			return err
+		}
+	}
 	gw, err := router.New(ctx, router.Config{MaxBodyBytes: m.Config.MaxBodyBytes, UpstreamTimeout: m.Config.UpstreamTimeout,
-		Logger: m.Logger, Outbox: m.Outbox, AllowPrivateUpstreams: m.Config.AllowPrivateUpstreams, Metrics: m.Metrics, Limiter: limiter}, st)
+		Logger: m.Logger, Outbox: m.Outbox, AllowPrivateUpstreams: m.Config.AllowPrivateUpstreams, Metrics: m.Metrics, Limiter: limiter,
+		HTTPClient: upstream}, st)
 	if err != nil {
 		_ = st.Close()
 		return err
