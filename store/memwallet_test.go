@@ -105,3 +105,46 @@ func TestMemoryWalletSeesOtherWriters(t *testing.T) {
 		t.Fatalf("hold of 100 on a balance of 100: %v", err)
 	}
 }
+
+// TestWriterDropsAWriteTheDatabaseRefuses: one settlement the database refuses (its
+// ledger ref is taken) must not hold up the writes queued with it, nor stop the store.
+func TestWriterDropsAWriteTheDatabaseRefuses(t *testing.T) {
+	ctx := context.Background()
+	s := openSQLite(t)
+	ten := mustTenant(t, s, "poison", 1_000_000)
+	settle := func() billing.Hold {
+		h, err := s.Reserve(ctx, billing.HoldRequest{TenantID: ten.ID, Amount: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Settle(ctx, h, CallRecord{Status: 200, Cost: 100}); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	first := settle()
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A second settlement under the first one's ledger ref, queued between two good ones.
+	settle()
+	s.writer.enqueue(writeOp{kind: opSettle, holdID: first.ID, tenantID: ten.ID, charged: 100,
+		rec: CallRecord{RequestID: "req_poison", TenantID: ten.ID, Status: 200, Cost: 100}})
+	settle()
+	if err := s.Flush(ctx); err != nil {
+		t.Fatalf("flush after a refused write: %v", err)
+	}
+	if err := s.writer.healthy(); err != nil {
+		t.Fatalf("the store stopped over one refused write: %v", err)
+	}
+	var debits int64
+	if err := s.r.Raw(`SELECT COUNT(*) FROM ledger_entries WHERE tenant_id = ? AND kind = ?`, ten.ID, LedgerUsage).Scan(&debits).Error; err != nil || debits != 3 {
+		t.Fatalf("%d usage debits (%v), want the 3 good ones", debits, err)
+	}
+	got, _ := s.Tenant(ctx, ten.ID)
+	sum, _ := s.LedgerSum(ctx, ten.ID)
+	if got.Balance != 1_000_000-300 || sum != got.Balance {
+		t.Fatalf("balance %s, ledger %s: want 999700 on both", got.Balance, sum)
+	}
+	settle() // and it keeps taking calls
+}

@@ -4,12 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mattn/go-sqlite3"
 )
 
 // The write-behind writer (SQLite). Settlements and request-log rows are queued by
@@ -161,6 +164,12 @@ func (w *writer) run() {
 			continue
 		}
 		err := w.commit(batch)
+		if err != nil && permanent(err) {
+			// One write the database refuses must not hold up the others.
+			if batch, err = w.isolate(batch); len(batch) == 0 {
+				err = nil
+			}
+		}
 		if err == nil {
 			w.failing.Store(false)
 			delay = writeRetryDelay
@@ -172,6 +181,7 @@ func (w *writer) run() {
 			continue
 		}
 		w.failing.Store(true)
+		w.log.Error("could not commit the calls' writes; retrying", "writes", len(batch), "error", err)
 		retry = w.spill(batch, err)
 		if len(retry) == 0 {
 			w.markFlushed(last)
@@ -188,6 +198,42 @@ func (w *writer) run() {
 		}
 		delay = min(2*delay, 5*time.Second)
 	}
+}
+
+// isolate commits a refused batch one write at a time. A write the database refuses
+// on its own is logged and dropped — a settlement goes to the outbox first, which
+// parks it for the operator if it can never apply — so it cannot stop the store;
+// it returns the writes that failed for another reason, to be tried again.
+func (w *writer) isolate(batch []writeOp) (left []writeOp, err error) {
+	for _, op := range batch {
+		e := w.commit([]writeOp{op})
+		switch {
+		case e == nil:
+		case permanent(e):
+			w.log.Error("the database refuses a call's write; it is dropped", "request_id", op.rec.RequestID,
+				"settlement", op.kind == opSettle, "error", e)
+			if op.kind == opSettle {
+				w.spill([]writeOp{op}, e)
+			}
+		default:
+			left, err = append(left, op), e
+		}
+	}
+	return left, err
+}
+
+// permanent reports an error about the write itself (a constraint, a type), which no
+// retry can fix — unlike a locked, busy or full database.
+func permanent(err error) bool {
+	var se sqlite3.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code {
+	case sqlite3.ErrConstraint, sqlite3.ErrMismatch, sqlite3.ErrTooBig, sqlite3.ErrRange:
+		return true
+	}
+	return false
 }
 
 // waitForWork waits for queued writes or the stop. While the last commit failed
@@ -230,7 +276,6 @@ func (w *writer) markFlushed(seq uint64) {
 // outage cannot lose them, and returns what must be tried again.
 func (w *writer) spill(batch []writeOp, err error) []writeOp {
 	o := w.outbox.Load()
-	w.log.Error("could not commit the calls' writes; retrying", "writes", len(batch), "error", err)
 	if o == nil {
 		return batch
 	}
