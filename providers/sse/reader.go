@@ -32,8 +32,10 @@ type Event struct {
 
 const (
 	// initialBufSize fits a typical chunk; it is small because a gateway may hold
-	// thousands of idle streams. A stream whose reads fill the buffer grows it to
-	// busyBufSize, so events that arrived together are read (and relayed) together.
+	// thousands of idle streams. Each read that fills the buffer doubles it, up to
+	// busyBufSize, so on a busy stream events that arrived together are read (and
+	// relayed) together, while a stream that went quiet after its first chunks
+	// keeps a small one.
 	initialBufSize = 512
 	busyBufSize    = 4 << 10
 	// lineSlack lets a line hold a whole maximum-size value plus its field name.
@@ -261,15 +263,15 @@ func (r *Reader) readLine() ([]byte, error) {
 var bom = []byte("\xEF\xBB\xBF")
 
 // fill reads more input, first moving unread bytes to the front of the buffer and
-// growing it when a single line fills it, or to busyBufSize when the last read
-// filled it.
+// doubling it when a single line fills it, or (up to busyBufSize) when the last
+// read filled it.
 func (r *Reader) fill() {
 	if r.start > 0 {
 		r.end = copy(r.buf, r.buf[r.start:r.end])
 		r.start = 0
 	}
 	if r.end == len(r.buf) || (r.busy && len(r.buf) < busyBufSize) {
-		size := min(max(2*len(r.buf), busyBufSize), r.maxLine+1)
+		size := min(2*len(r.buf), r.maxLine+1)
 		nb := make([]byte, size)
 		copy(nb, r.buf[:r.end])
 		r.buf = nb
