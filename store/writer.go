@@ -44,11 +44,11 @@ const (
 )
 
 type writeOp struct {
-	kind             opKind
-	holdID           string
-	tenantID, keyID  string
-	charged, holdAmt int64
-	rec              CallRecord
+	kind            opKind
+	holdID          string
+	tenantID, keyID string
+	charged         int64
+	rec             CallRecord
 }
 
 type writer struct {
@@ -95,6 +95,11 @@ func (w *writer) healthy() error {
 }
 
 func (w *writer) enqueue(op writeOp) {
+	if isClosed(w.stop) {
+		// The gateway drains its calls before it closes the store, so this is a bug.
+		w.log.Error("a call's write came after the store closed; it is lost", "request_id", op.rec.RequestID)
+		return
+	}
 	w.mu.Lock()
 	for len(w.queue) >= maxQueuedWrites {
 		w.room.Wait()
