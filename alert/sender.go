@@ -67,7 +67,7 @@ func NewSender(st *store.Store, allowPrivate bool, log *slog.Logger) *Sender {
 // and a bound on each attempt.
 func NewClient(allowPrivate bool) *http.Client {
 	c := router.NewUpstreamClientFor(allowPrivate)
-	if t, ok := c.Transport.(*http.Transport); ok {
+	if t, ok := router.HTTPTransport(c); ok {
 		t.Proxy = nil
 	}
 	c.Timeout = attemptTimeout

@@ -42,7 +42,7 @@ func (r *idleResult) atTarget() int64 {
 // settled every call (nothing held). A client that leaves mid-stream after content
 // arrived is billed for what was generated (DESIGN.md §4.4), so each stream held is
 // one more 2xx answer for the billing check.
-func runIdle(gw *gateway, n int) (*idleResult, error) {
+func runIdle(gw *gateway, n int, profileDir string) (*idleResult, error) {
 	r := &idleResult{want: n}
 	capacity, limit, open, err := idlestreams.Capacity(gw.pid(), spareFDs)
 	if err != nil {
@@ -62,6 +62,13 @@ func runIdle(gw *gateway, n int) (*idleResult, error) {
 	}
 	if r.goHeld, err = gw.goStats(); err != nil {
 		return nil, err
+	}
+	if profileDir != "" {
+		for _, name := range []string{"heap", "goroutine"} {
+			if err := gw.saveProfile(profileDir, name+"-idle", 0); err != nil {
+				return nil, err
+			}
+		}
 	}
 	streams.Close()
 	t0 := time.Now()

@@ -39,6 +39,7 @@ type config struct {
 	idleStreams int
 	load        string          // "wrk" or "go": the load generator of the loaded scenarios
 	scenarios   map[string]bool // "unloaded", "loaded", "idle"
+	profileDir  string          // where the gateway's pprof profiles go; "" takes none
 }
 
 func main() {
@@ -48,6 +49,7 @@ func main() {
 	flag.IntVar(&cfg.chunks, "chunks", 20, "content chunks per streamed answer")
 	flag.IntVar(&cfg.idleStreams, "idle-streams", 10000, "idle streams to hold open through the gateway (0 skips them)")
 	flag.StringVar(&cfg.load, "load", "wrk", "load generator of the loaded scenarios: wrk, or go (the built-in client; used when wrk is missing)")
+	flag.StringVar(&cfg.profileDir, "profile-dir", "", "save the gateway's pprof profiles here: CPU during each loaded run through it, heap and goroutines with the idle streams held")
 	scenarios := flag.String("scenarios", "unloaded,loaded,idle", "which scenarios to run, comma-separated")
 	flag.Parse()
 	cfg.scenarios = map[string]bool{}
@@ -143,7 +145,7 @@ func run(cfg config) error {
 		printHeader()
 	}
 	for _, sc := range scenarios {
-		r, err := measure(dir, sc, fakeURL, gw, cfg.duration)
+		r, err := measure(dir, sc, fakeURL, gw, cfg.duration, cfg.profileDir)
 		if err != nil {
 			return err
 		}
@@ -159,7 +161,7 @@ func run(cfg config) error {
 	}
 	if cfg.scenarios["idle"] {
 		fmt.Println()
-		rep.idle, err = runIdle(gw, cfg.idleStreams)
+		rep.idle, err = runIdle(gw, cfg.idleStreams, cfg.profileDir)
 		if err != nil {
 			return err
 		}
@@ -180,8 +182,8 @@ func run(cfg config) error {
 }
 
 // measure runs one scenario direct to the fake and through the gateway, reading the
-// gateway's CPU time around the second run.
-func measure(dir string, sc scenario, fakeURL string, gw *gateway, d time.Duration) (row, error) {
+// gateway's CPU time around the second run (and its CPU profile, when profileDir is set).
+func measure(dir string, sc scenario, fakeURL string, gw *gateway, d time.Duration, profileDir string) (row, error) {
 	drive := func(url, key string) (*result, error) {
 		if sc.wrk {
 			return runWrk(dir, url, key, sc.body, sc.conns, d)
@@ -196,9 +198,19 @@ func measure(dir string, sc scenario, fakeURL string, gw *gateway, d time.Durati
 	if err != nil {
 		return row{}, err
 	}
+	var profile chan error
+	if profileDir != "" && sc.conns > 1 {
+		profile = make(chan error, 1)
+		go func() { profile <- gw.saveProfile(profileDir, "cpu-"+slug(sc.name), d) }()
+	}
 	through, err := drive(gw.url+"/v1/chat/completions", gw.key)
 	if err != nil {
 		return row{}, err
+	}
+	if profile != nil {
+		if err := <-profile; err != nil {
+			return row{}, err
+		}
 	}
 	cpu1, err := cpuTime(gw.pid())
 	if err != nil {

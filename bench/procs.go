@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -273,4 +274,47 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b) // crypto/rand does not fail on Linux
 	return hex.EncodeToString(b)
+}
+
+// saveProfile fetches one of the gateway's pprof profiles into dir/name.pprof: "cpu-…"
+// is a CPU profile taken over d, any other name the profile of that name ("heap",
+// "goroutine") as it is now.
+func (g *gateway) saveProfile(dir, name string, d time.Duration) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	kind, query := strings.SplitN(name, "-", 2)[0], ""
+	switch kind {
+	case "cpu":
+		kind, query = "profile", fmt.Sprintf("?seconds=%d", max(1, int(d.Round(time.Second)/time.Second)))
+	case "heap":
+		query = "?gc=1" // what is live now, not at the last collection
+	}
+	req, _ := http.NewRequest(http.MethodGet, g.url+"/debug/pprof/"+kind+query, nil)
+	req.Header.Set("Authorization", "Bearer "+g.adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("profile %s: %w", name, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("profile %s: %s", name, resp.Status)
+	}
+	f, err := os.Create(filepath.Join(dir, name+".pprof"))
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// slug turns a scenario name into a file-name part: "stream (20 chunks), 32 connections"
+// becomes "stream-20-chunks-32-connections".
+func slug(s string) string {
+	return strings.Join(strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+		return (r < 'a' || r > 'z') && (r < '0' || r > '9')
+	}), "-")
 }

@@ -10,6 +10,8 @@ import (
 	"net/netip"
 	"syscall"
 	"time"
+
+	"github.com/tollgate-gw/tollgate/internal/h1"
 )
 
 // ErrPrivateUpstream refuses an upstream address inside a private, loopback,
@@ -67,7 +69,7 @@ func publicOnly(_, address string, _ syscall.RawConn) error {
 // certificate authorities in pemCerts besides the system's: channels served by an
 // in-house host behind a private CA. HTTP/2 stays on.
 func TrustUpstreamCAs(c *http.Client, pemCerts []byte) error {
-	t, ok := c.Transport.(*http.Transport)
+	t, ok := HTTPTransport(c)
 	if !ok {
 		return errors.New("upstream client has no *http.Transport")
 	}
@@ -90,16 +92,34 @@ func NewUpstreamClient() *http.Client { return NewUpstreamClientFor(true) }
 // connections to each upstream, no overall timeout (each call's context bounds it),
 // redirects not followed (an API answering 3xx is misconfigured, and a redirect could
 // point anywhere), and — unless allowPrivate — connections only to public addresses.
+//
+// Plain-HTTP upstreams are served by h1.Transport, on the caller's goroutine; HTTPS
+// and proxied ones by a *http.Transport (HTTP/2 where the host speaks it).
 func NewUpstreamClientFor(allowPrivate bool) *http.Client {
+	const maxIdlePerHost, idleTimeout = 256, 90 * time.Second
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 1024
-	t.MaxIdleConnsPerHost = 256
-	t.IdleConnTimeout = 90 * time.Second
+	t.MaxIdleConnsPerHost = maxIdlePerHost
+	t.IdleConnTimeout = idleTimeout
 	t.ResponseHeaderTimeout = 0
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	if !allowPrivate {
 		d.Control = publicOnly
 	}
 	t.DialContext = d.DialContext
-	return &http.Client{Transport: t, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	plain := &h1.Transport{Dial: d.DialContext, Fallback: t, MaxIdlePerHost: maxIdlePerHost, IdleTimeout: idleTimeout}
+	return &http.Client{Transport: plain, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// HTTPTransport returns the *http.Transport of an upstream client from
+// NewUpstreamClientFor, the one that serves HTTPS and proxied requests and holds the
+// TLS and proxy settings of both.
+func HTTPTransport(c *http.Client) (*http.Transport, bool) {
+	switch t := c.Transport.(type) {
+	case *http.Transport:
+		return t, true
+	case *h1.Transport:
+		return t.Fallback, true
+	}
+	return nil, false
 }

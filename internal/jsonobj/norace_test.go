@@ -1,0 +1,5 @@
+//go:build !race
+
+package jsonobj
+
+const raceDetector = false
