@@ -22,9 +22,11 @@ build:
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o tollgate ./cmd/tollgate
 
 # The whole suite with the race detector. Store and billing invariant tests also run
-# against PostgreSQL when TOLLGATE_TEST_POSTGRES_DSN is set (CI sets it).
+# against PostgreSQL when TOLLGATE_TEST_POSTGRES_DSN is set (CI sets it). Then the
+# hot path's allocation budget, which only a build without the race detector counts.
 test:
 	$(GO) test -race -count=1 $(PKGS)
+	$(GO) test -count=1 -run 'AllocationBudget' ./router/
 
 test-short:
 	$(GO) test -count=1 $(PKGS)

@@ -11,9 +11,46 @@ import (
 	"github.com/tollgate-gw/tollgate/store"
 )
 
+// hotPathBody is the chat body of the hot-path benchmark and its allocation guard.
+func hotPathBody(stream bool) []byte {
+	body := []byte(`{"model":"test-model","messages":[{"role":"user","content":"Say hello."}],"max_tokens":16`)
+	if stream {
+		body = append(body, `,"stream":true`...)
+	}
+	return append(body, '}')
+}
+
+// hotPathCall makes one billed call through the harness and reads its answer.
+func hotPathCall(tb testing.TB, h *harness, client *http.Client, body []byte) bool {
+	req, _ := http.NewRequest(http.MethodPost, h.srv.URL+"/v1/chat/completions", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+h.key)
+	resp, err := client.Do(req)
+	if err != nil {
+		tb.Error(err)
+		return false
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		tb.Errorf("status %d", resp.StatusCode)
+		return false
+	}
+	return true
+}
+
+// newHotPathHarness is a harness whose fake streams 20 chunks and keeps no record of
+// the calls, with the tokenizer loaded.
+func newHotPathHarness(tb testing.TB) *harness {
+	h := newHarness(tb, store.MaxTopup)
+	h.upstream.SetRecording(false)
+	h.upstream.SetBehavior(providertest.Behavior{Chunks: 20})
+	billing.CountTokens(testModel, "warm up")
+	return h
+}
+
 // BenchmarkChatHotPath measures one billed call end to end through the gateway on
 // SQLite: auth (cached key), parse, hold, relay to the fake upstream, settle, log.
-// It is the regression guard for the per-call cost of billing.
+// TestChatHotPathAllocationBudget guards its allocations in every test run.
 func BenchmarkChatHotPath(b *testing.B) {
 	for _, stream := range []bool{false, true} {
 		name := "plain"
@@ -21,36 +58,47 @@ func BenchmarkChatHotPath(b *testing.B) {
 			name = "stream"
 		}
 		b.Run(name, func(b *testing.B) {
-			h := newHarness(b, store.MaxTopup)
-			h.upstream.SetRecording(false)
-			h.upstream.SetBehavior(providertest.Behavior{Chunks: 20})
-			body := []byte(`{"model":"test-model","messages":[{"role":"user","content":"Say hello."}],"max_tokens":16`)
-			if stream {
-				body = append(body, `,"stream":true`...)
-			}
-			body = append(body, '}')
+			h := newHotPathHarness(b)
+			body := hotPathBody(stream)
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-			url := h.srv.URL + "/v1/chat/completions"
-			billing.CountTokens(testModel, "warm up")
 			b.ReportAllocs()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-					req.Header.Set("Authorization", "Bearer "+h.key)
-					resp, err := client.Do(req)
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != http.StatusOK {
-						b.Errorf("status %d", resp.StatusCode)
+					if !hotPathCall(b, h, client, body) {
 						return
 					}
 				}
 			})
+		})
+	}
+}
+
+// TestChatHotPathAllocationBudget is the hot path's regression guard among the
+// tests: the allocations of one billed call (the gateway with the in-process client
+// and fake), a count that, unlike a time, does not drift with the machine. Budgets
+// are today's counts (plain 287, stream 418) plus about 10 %.
+func TestChatHotPathAllocationBudget(t *testing.T) {
+	if raceDetector {
+		t.Skip("the race detector allocates on its own; `make test` runs this test again without it")
+	}
+	for _, tc := range []struct {
+		name   string
+		stream bool
+		budget float64
+	}{{"plain", false, 320}, {"stream", true, 460}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHotPathHarness(t)
+			body := hotPathBody(tc.stream)
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+			for range 20 { // connections, pools and caches warm
+				hotPathCall(t, h, client, body)
+			}
+			n := testing.AllocsPerRun(200, func() { hotPathCall(t, h, client, body) })
+			t.Logf("%s call: %.0f allocations (budget %.0f)", tc.name, n, tc.budget)
+			if n > tc.budget {
+				t.Errorf("a %s call allocates %.0f times, over its budget of %.0f: find the new allocations with `go test -bench ChatHotPath -memprofile`", tc.name, n, tc.budget)
+			}
 		})
 	}
 }
