@@ -135,13 +135,104 @@ func decodeFields(members []jsonobj.Member, fields ...field) error {
 			}
 			if raw, ok := f.ptr.(*json.RawMessage); ok {
 				*raw = json.RawMessage(m.Raw) // no need to scan it again: alias the body
-			} else if err := json.Unmarshal(m.Raw, f.ptr); err != nil {
-				return err
+			} else if !decodeFast(m.Raw, f.ptr) {
+				if err := json.Unmarshal(m.Raw, f.ptr); err != nil {
+					return err
+				}
 			}
 			break
 		}
 	}
 	return nil
+}
+
+// decodeFast decodes the usual forms of a chat body's members — a plain string, a
+// boolean, an integer, an array of plain messages — straight from the validated body,
+// and reports false for anything else, which encoding/json then decodes (and words
+// the error of). What it decodes, encoding/json would decode the same.
+func decodeFast(raw []byte, ptr any) bool {
+	switch p := ptr.(type) {
+	case *string:
+		if !jsonobj.Plain(raw) {
+			return false
+		}
+		*p = string(raw[1 : len(raw)-1])
+	case *bool:
+		switch string(raw) {
+		case "true":
+			*p = true
+		case "false":
+			*p = false
+		default:
+			return false
+		}
+	case **int64:
+		n, ok := plainInt(raw)
+		if !ok {
+			return false
+		}
+		*p = &n
+	case *[]chatMessage:
+		return *p == nil && decodeMessages(raw, p)
+	default:
+		return false
+	}
+	return true
+}
+
+// plainInt reads an integer written without fraction or exponent.
+func plainInt(raw []byte) (int64, bool) {
+	if len(raw) == 0 || raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(raw), 10, 64) // refuses "1.5" and "1e3"
+	return n, err == nil
+}
+
+// decodeMessages decodes an array of message objects whose role and name are plain
+// strings; content and tool_calls alias the body, as json.RawMessage members do.
+func decodeMessages(raw []byte, dst *[]chatMessage) bool {
+	msgs, bad := make([]chatMessage, 0, 8), false
+	isArray := jsonobj.Elements(raw, func(elem []byte) {
+		var m chatMessage
+		isObject := jsonobj.Each(elem, func(key, v []byte) {
+			switch string(key) {
+			case `"role"`, `"name"`:
+				if !jsonobj.Plain(v) {
+					bad = true
+				} else if key[1] == 'r' {
+					m.Role = string(v[1 : len(v)-1])
+				} else {
+					m.Name = string(v[1 : len(v)-1])
+				}
+			case `"content"`:
+				m.Content = json.RawMessage(v)
+			case `"tool_calls"`:
+				m.ToolCalls = json.RawMessage(v)
+			default:
+				// A key encoding/json would match to a field in other case, or
+				// spelled with escapes, is left to it.
+				bad = bad || !jsonobj.Plain(key) || foldsToMessageField(key[1:len(key)-1])
+			}
+		})
+		bad = bad || !isObject
+		msgs = append(msgs, m)
+	})
+	if !isArray || bad {
+		return false
+	}
+	*dst = msgs
+	return true
+}
+
+// foldsToMessageField reports whether a key matches a chatMessage field ignoring case.
+func foldsToMessageField(key []byte) bool {
+	for _, name := range []string{"role", "name", "content", "tool_calls"} {
+		if strings.EqualFold(string(key), name) {
+			return true
+		}
+	}
+	return false
 }
 
 func jsonProblem(err error) string {

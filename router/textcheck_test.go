@@ -1,6 +1,9 @@
 package router
 
-import "testing"
+import (
+	"testing"
+	"unicode/utf8"
+)
 
 func TestValidText(t *testing.T) {
 	cases := map[string]bool{
@@ -28,6 +31,31 @@ func FuzzValidText(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		validText(b) // must never panic or read out of bounds
+		if got, want := validText(b), validTextByteByByte(b); got != want {
+			t.Fatalf("validText(%q) = %v, the byte-by-byte reference says %v", b, got, want)
+		}
 	})
+}
+
+// validTextByteByByte is validText's reference: the same rules, one byte at a time.
+func validTextByteByByte(body []byte) bool {
+	if !utf8.Valid(body) {
+		return false
+	}
+	inString := false
+	for i := 0; i < len(body); i++ {
+		switch c := body[i]; {
+		case !inString:
+			inString = c == '"'
+		case c == '"':
+			inString = false
+		case c == '\\':
+			n, ok := escapeLen(body, i)
+			if !ok {
+				return false
+			}
+			i += n - 1
+		}
+	}
+	return true
 }

@@ -99,6 +99,47 @@ func Find(body []byte, names ...string) ([][]byte, error) {
 	}
 }
 
+// Each calls f with the key (quoted, as in the body) and the value of every member
+// of the object obj, in order, and reports whether obj is an object. obj must be
+// valid JSON, such as a value Members or Find returned: it is not checked again.
+func Each(obj []byte, f func(quotedKey, raw []byte)) bool {
+	if len(obj) == 0 || obj[0] != '{' {
+		return false
+	}
+	it := iter{b: obj, i: 1}
+	for {
+		key, raw, ok := it.next()
+		if !ok {
+			return true
+		}
+		f(key, raw)
+	}
+}
+
+// Elements calls f with every element of the array arr, in order, and reports
+// whether arr is an array. Like Each, it trusts arr to be valid JSON.
+func Elements(arr []byte, f func(raw []byte)) bool {
+	if len(arr) == 0 || arr[0] != '[' {
+		return false
+	}
+	i := skipSpace(arr, 1)
+	for i < len(arr) && arr[i] != ']' {
+		end := endOfValue(arr, i)
+		f(arr[i:end])
+		i = skipSpace(arr, end)
+		if i < len(arr) && arr[i] == ',' {
+			i = skipSpace(arr, i+1)
+		}
+	}
+	return true
+}
+
+// Plain reports whether the quoted JSON string q is its own text between its quotes
+// (no escapes, valid UTF-8), so that it can be used without decoding.
+func Plain(q []byte) bool {
+	return len(q) >= 2 && q[0] == '"' && plain(q[1:len(q)-1])
+}
+
 // Get returns the value of the member named key (exactly), if there is one.
 func Get(members []Member, key string) ([]byte, bool) {
 	for _, m := range members {

@@ -293,3 +293,27 @@ func BenchmarkValid(b *testing.B) {
 		json.Valid(benchBody)
 	}
 }
+
+func TestEachAndElements(t *testing.T) {
+	var got []string
+	ok := Each([]byte(`{ "a" : [1, {"x":"}"}] , "b\"c":"s" ,"d":{}}`), func(k, v []byte) { got = append(got, string(k)+"="+string(v)) })
+	if want := `"a"=[1, {"x":"}"}] "b\"c"="s" "d"={}`; !ok || strings.Join(got, " ") != want {
+		t.Fatalf("Each: %v %q, want %q", ok, got, want)
+	}
+	if Each([]byte(`[1]`), func(_, _ []byte) { t.Fatal("called for an array") }) {
+		t.Fatal("Each accepted an array")
+	}
+	got = got[:0]
+	ok = Elements([]byte(`[ 1 , "a]" ,{"b":[2]},null,[] ]`), func(v []byte) { got = append(got, string(v)) })
+	if want := `1|"a]"|{"b":[2]}|null|[]`; !ok || strings.Join(got, "|") != want {
+		t.Fatalf("Elements: %v %q, want %q", ok, got, want)
+	}
+	if !Elements([]byte(`[]`), func([]byte) { t.Fatal("called for an empty array") }) || Elements([]byte(`{}`), func([]byte) {}) {
+		t.Fatal("Elements: wrong report for [] or {}")
+	}
+	for q, want := range map[string]bool{`"abc"`: true, `"é"`: true, `"a\"b"`: false, "\"\xff\"": false, `""`: true, `"`: false} {
+		if Plain([]byte(q)) != want {
+			t.Errorf("Plain(%s) = %v", q, !want)
+		}
+	}
+}

@@ -200,3 +200,49 @@ func BenchmarkChatStreamLoopback(b *testing.B) {
 	}
 	st.Close()
 }
+
+// usageSamples are usage objects the scanner reads and ones it leaves to
+// encoding/json (a float, a duplicate, a key in other case or escaped, wrong types).
+var usageSamples = []string{
+	`{"prompt_tokens":9,"completion_tokens":12,"total_tokens":21}`,
+	`{"prompt_tokens":9,"completion_tokens":12,"total_tokens":21,"prompt_tokens_details":{"cached_tokens":4,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":7}}`,
+	` { "prompt_tokens" : 3 , "prompt_cache_hit_tokens" : 2 , "prompt_tokens_details" : null } `,
+	`{"prompt_tokens":1e2,"completion_tokens":1}`,
+	`{"prompt_tokens":1,"prompt_tokens":2}`,
+	`{"Prompt_Tokens":5,"completion_tokens":1}`,
+	`{"\u0070rompt_tokens":5}`,
+	`{"prompt_tokens":"5","completion_tokens":[1],"completion_tokens_details":{"reasoning_tokens":true}}`,
+	`{"prompt_tokens":99999999999999999999}`,
+	`{"prompt_tokens_details":{"cached_tokens":4},"prompt_tokens_details":{}}`,
+}
+
+// FuzzDecodeUsage holds decodeUsage to encoding/json's result on every valid object.
+func FuzzDecodeUsage(f *testing.F) {
+	for _, s := range usageSamples {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !json.Valid(data) {
+			return // decodeUsage reads only members of a validated body
+		}
+		var want usageJSON
+		_ = json.Unmarshal(data, &want)
+		if got := decodeUsage(data); *got != want {
+			t.Fatalf("input %q\ngot  %+v\nwant %+v", data, *got, want)
+		}
+	})
+}
+
+func TestDecodeUsageReadsTheUsualObjectWithoutEncodingJSON(t *testing.T) {
+	raw := []byte(usageSamples[1])
+	var u usageJSON
+	if s := (scanner{b: raw}); !s.usage(&u) {
+		t.Fatal("the scanner refused a usual usage object")
+	}
+	if got := decodeUsage(raw); got.PromptTokens != 9 || got.CompletionTokens != 12 || got.PromptTokensDetails.CachedTokens != 4 || got.CompletionTokensDetails.ReasoningTokens != 7 {
+		t.Fatalf("got %+v", *got)
+	}
+	if n := testing.AllocsPerRun(100, func() { decodeUsage(raw) }); n > 1 && !raceDetector {
+		t.Fatalf("decodeUsage allocates %v times, want only its result", n)
+	}
+}

@@ -179,9 +179,18 @@ func (c *Client) parseUsage(body []byte) (*usageJSON, error) {
 	if len(usage) == 0 || usage[0] != '{' {
 		return nil, nil // absent, null, or not an object: no usage reported
 	}
+	return decodeUsage(usage), nil
+}
+
+// decodeUsage reads a usage object (valid JSON): the scanner reads the usual one,
+// and encoding/json, whose result the scanner's equals, anything else.
+func decodeUsage(raw []byte) *usageJSON {
 	u := new(usageJSON)
-	_ = json.Unmarshal(usage, u) // a member of the wrong type stays zero
-	return u, nil
+	if s := (scanner{b: raw}); !s.usage(u) || s.peek() != 0 {
+		*u = usageJSON{}
+		_ = json.Unmarshal(raw, u) // a member of the wrong type stays zero
+	}
+	return u
 }
 
 // endpoint is the URL of an API path ("/chat/completions") for a call: the base URL
