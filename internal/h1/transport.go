@@ -66,7 +66,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c, err := t.get(ctx, addr)
 	if err != nil {
 		if req.Body != nil {
-			req.Body.Close()
+			_ = req.Body.Close() // RoundTrip always closes it
 		}
 		return nil, err
 	}
@@ -90,10 +90,10 @@ var aLongTimeAgo = time.Unix(1, 0)
 // after the write is the caller's to handle (the gateway fails over).
 func (t *Transport) exchange(ctx context.Context, addr string, c *conn, req *http.Request) (*http.Response, error) {
 	// A cancelled call wakes whatever waits on the connection, which is then closed.
-	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(aLongTimeAgo) })
+	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(aLongTimeAgo) })
 	fail := func(err error) (*http.Response, error) {
 		stop()
-		c.nc.Close()
+		_ = c.nc.Close()
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
 		}
@@ -172,7 +172,7 @@ func (b *body) finish(atEnd bool) {
 		b.t.put(b.addr, b.c)
 		return
 	}
-	b.c.nc.Close()
+	_ = b.c.nc.Close()
 }
 
 // get returns an idle connection to addr that is still open, or dials one.
@@ -185,7 +185,7 @@ func (t *Transport) get(ctx context.Context, addr string) (*conn, error) {
 		if alive(c.nc) {
 			return c, nil
 		}
-		c.nc.Close()
+		_ = c.nc.Close()
 	}
 	nc, err := t.Dial(ctx, "tcp", addr)
 	if err != nil {
@@ -215,7 +215,7 @@ func (t *Transport) pop(addr string) *conn {
 	t.idle[addr] = cs
 	t.mu.Unlock()
 	for _, e := range expired {
-		e.nc.Close()
+		_ = e.nc.Close()
 	}
 	return c
 }
@@ -233,7 +233,7 @@ func (t *Transport) put(addr string, c *conn) {
 		return
 	}
 	t.mu.Unlock()
-	c.nc.Close()
+	_ = c.nc.Close() // the pool is full
 }
 
 // CloseIdleConnections closes the idle connections of both transports.
@@ -244,7 +244,7 @@ func (t *Transport) CloseIdleConnections() {
 	t.mu.Unlock()
 	for _, cs := range idle {
 		for _, c := range cs {
-			c.nc.Close()
+			_ = c.nc.Close()
 		}
 	}
 	t.Fallback.CloseIdleConnections()

@@ -185,7 +185,7 @@ type iter struct {
 
 // start validates body and returns an iterator over its object's members.
 func start(body []byte) (iter, error) {
-	if !json.Valid(body) {
+	if !Valid(body) {
 		return iter{}, ErrInvalid
 	}
 	i := skipSpace(body, 0) // valid JSON is never only space

@@ -286,11 +286,19 @@ func BenchmarkFind(b *testing.B) {
 	}
 }
 
-// BenchmarkValid is the floor: the validation every call of Members and Find makes.
+// BenchmarkValid is the floor: the validation every call of Members and Find makes,
+// against encoding/json's.
 func BenchmarkValid(b *testing.B) {
-	b.SetBytes(int64(len(benchBody)))
-	for b.Loop() {
-		json.Valid(benchBody)
+	for _, tc := range []struct {
+		name  string
+		valid func([]byte) bool
+	}{{"jsonobj", Valid}, {"encoding-json", json.Valid}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(benchBody)))
+			for b.Loop() {
+				tc.valid(benchBody)
+			}
+		})
 	}
 }
 
