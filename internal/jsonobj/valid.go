@@ -42,7 +42,7 @@ func Valid(b []byte) bool {
 		case 'n':
 			i = literal(b, i, "null")
 		default:
-			i = endOfNumber(b, i)
+			i = EndOfNumber(b, i)
 		}
 		if i < 0 {
 			return false
@@ -132,9 +132,9 @@ func literal(b []byte, i int, word string) int {
 	return i + len(word)
 }
 
-// endOfNumber returns the index after the number at i, or -1:
-// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func endOfNumber(b []byte, i int) int {
+// EndOfNumber returns the index after the number that starts at b[i], in JSON's
+// exact grammar, or -1 if none does: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func EndOfNumber(b []byte, i int) int {
 	if i < len(b) && b[i] == '-' {
 		i++
 	}

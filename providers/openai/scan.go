@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/tollgate-gw/tollgate/internal/jsonobj"
 )
 
 // maxScanDepth bounds nesting in skipped values; deeper input goes to encoding/json.
@@ -182,46 +184,13 @@ func (s *scanner) optString(dst *strSpan) bool {
 // number consumes a number in exact JSON grammar and returns its text.
 func (s *scanner) number() ([]byte, bool) {
 	s.ws()
-	b, start := s.b, s.i
-	i := start
-	if i < len(b) && b[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		i = digits(b, i)
-	default:
+	end := jsonobj.EndOfNumber(s.b, s.i)
+	if end < 0 {
 		return nil, false
 	}
-	if i < len(b) && b[i] == '.' {
-		if j := digits(b, i+1); j > i+1 {
-			i = j
-		} else {
-			return nil, false
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		if j := digits(b, i); j > i {
-			i = j
-		} else {
-			return nil, false
-		}
-	}
-	s.i = i
-	return b[start:i], true
-}
-
-func digits(b []byte, i int) int {
-	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-		i++
-	}
-	return i
+	text := s.b[s.i:end]
+	s.i = end
+	return text, true
 }
 
 // int consumes an integer into dst, or null leaving it alone; a fraction, exponent
