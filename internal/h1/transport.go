@@ -136,16 +136,23 @@ type body struct {
 	addr     string
 	c        *conn
 	reusable bool
+	eof      bool // read to its end: later reads return io.EOF again
 	done     atomic.Bool
 }
 
+var errClosedBody = errors.New("h1: read on a closed answer body")
+
 func (b *body) Read(p []byte) (int, error) {
+	if b.eof {
+		return 0, io.EOF
+	}
 	if b.done.Load() {
-		return 0, errors.New("h1: read on a closed body")
+		return 0, errClosedBody
 	}
 	n, err := b.rc.Read(p)
 	switch {
 	case err == io.EOF:
+		b.eof = true
 		b.finish(true)
 	case err != nil:
 		b.finish(false)

@@ -83,6 +83,31 @@ func TestRequestAndAnswerAreExact(t *testing.T) {
 	}
 }
 
+// A body read to its end keeps answering io.EOF, and one closed early refuses reads.
+func TestBodyAfterItsEnd(t *testing.T) {
+	srv, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	c := &http.Client{Transport: newTransport()}
+	resp, err := c.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := io.ReadAll(resp.Body); err != nil || string(b) != "ok" {
+		t.Fatalf("%q, %v", b, err)
+	}
+	if n, err := resp.Body.Read(make([]byte, 8)); n != 0 || err != io.EOF {
+		t.Fatalf("read after the end: %d, %v; want 0, io.EOF", n, err)
+	}
+	resp.Body.Close()
+	resp, err = c.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if _, err := resp.Body.Read(make([]byte, 8)); err != errClosedBody {
+		t.Fatalf("read after Close: %v", err)
+	}
+}
+
 func TestKeepAliveReusesOneConnection(t *testing.T) {
 	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 	c := &http.Client{Transport: newTransport()}
