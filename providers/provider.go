@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // Usage is what an upstream reported (or what the gateway estimated) for one call.
@@ -61,6 +62,19 @@ type ChatStream interface {
 	Recv() (Chunk, error)
 	// Close releases the upstream connection; safe to call more than once.
 	Close() error
+}
+
+// Parker is a ChatStream whose relay may let its goroutine end while the upstream
+// is quiet, so that an idle stream costs no goroutine. Quiet waits up to linger
+// for input on the caller's goroutine (calling the BeforeWait hook first) and
+// reports true when none came. Park then reports true when it has arranged for
+// wake to be called once, from another goroutine, as soon as Recv can go on (input
+// came, the upstream closed, the stream was closed or its call cancelled); Recv
+// must not be called before. Either reports false when Recv should go on now;
+// streams that cannot park always do.
+type Parker interface {
+	Quiet(linger time.Duration) bool
+	Park(wake func()) bool
 }
 
 // WaitHooker is a ChatStream that can say when it is about to wait for the

@@ -18,7 +18,8 @@ import (
 // call carries one billed request from authentication to settlement.
 type call struct {
 	g         *Gateway
-	c         *gin.Context
+	c         *gin.Context    // nil once the call detached
+	ctx       context.Context // the request's, or the call's own once loosened (detach.go)
 	key       store.APIKey
 	start     time.Time
 	rec       store.CallRecord
@@ -35,6 +36,12 @@ type call struct {
 	ratedTokens int64              // that estimate
 	rateHeaders ratelimit.Decision // numbers for the x-ratelimit-* headers
 	streamSlots []func()           // concurrent-stream slots to give back
+
+	cancel   context.CancelFunc // cancels ctx once loosened
+	unfollow func() bool        // stops ctx following the request's
+	cleanups []func()           // run when the call ends
+	detached bool               // the stream goes on without its handler
+	ended    bool
 }
 
 // channelPrice is the price of the model one channel of a call's plan serves.
@@ -45,15 +52,22 @@ type channelPrice struct {
 
 // billed runs a /v1 handler as one billed call: it tracks the call for graceful
 // shutdown, and logs every refusal made after authentication to the request log.
+// A stream that detached (detach.go) ends its call on its own goroutine.
 func (g *Gateway) billed(endpoint string, fn func(*call) error) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		g.inflight.Add(1)
-		defer g.inflight.Done()
 		k := keyOf(c)
-		cl := &call{g: g, c: c, key: k, start: time.Now(), rec: store.CallRecord{
+		cl := &call{g: g, c: c, ctx: c.Request.Context(), key: k, start: time.Now(), rec: store.CallRecord{
 			RequestID: RequestIDOf(c), TenantID: k.TenantID, KeyID: k.ID, Endpoint: endpoint}}
-		defer cl.releaseStreams()
+		defer func() {
+			if !cl.detached && !cl.ended { // a panic: give back what the call took
+				cl.release()
+			}
+		}()
 		err := fn(cl)
+		if cl.detached {
+			return
+		}
 		status := c.Writer.Status()
 		if err != nil {
 			cl.overheadHeader()
@@ -67,12 +81,28 @@ func (g *Gateway) billed(endpoint string, fn func(*call) error) gin.HandlerFunc 
 		if cl.streaming {
 			c.Writer.Header().Set(OverheadHeader, cl.overhead()) // the trailer declared when the stream began
 		}
-		model := ""
-		if cl.admitted {
-			model = cl.rec.Model // a catalog model: never a raw client string in a metric label
-		}
-		g.cfg.Metrics.Call(endpoint, model, k.TenantID, status, cl.rec.Stream, time.Since(cl.start), cl.upstream)
+		cl.end(status)
 	}
+}
+
+// end records the call's metrics and gives back what it took.
+func (cl *call) end(status int) {
+	model := ""
+	if cl.admitted {
+		model = cl.rec.Model // a catalog model: never a raw client string in a metric label
+	}
+	cl.g.cfg.Metrics.Call(cl.rec.Endpoint, model, cl.key.TenantID, status, cl.rec.Stream, time.Since(cl.start), cl.upstream)
+	cl.release()
+}
+
+// release frees the call's stream slots and contexts and ends its tracking.
+func (cl *call) release() {
+	cl.ended = true
+	cl.releaseStreams()
+	for _, f := range cl.cleanups {
+		f()
+	}
+	cl.g.inflight.Done()
 }
 
 // OverheadHeader carries what the gateway itself added to a call: its total time
@@ -125,7 +155,7 @@ func (g *Gateway) holdTTL() time.Duration { return g.cfg.UpstreamTimeout + holdG
 // settleContext outlives the client: a call whose client has gone is still settled.
 // A store that writes behind settles in memory and needs no deadline (nor its timer).
 func (cl *call) settleContext() (context.Context, context.CancelFunc) {
-	ctx := context.WithoutCancel(cl.c.Request.Context())
+	ctx := context.WithoutCancel(cl.ctx)
 	if cl.g.store.WritesBehind() {
 		return ctx, func() {}
 	}
@@ -222,7 +252,7 @@ func (cl *call) reserve(model string, prompt int64, exactPrompt func() int64, cl
 			return 0, apiErr(ErrInvalidRequest, "max_tokens", "The requested output (%d tokens × n=%d) is too large to price. Lower max_tokens or n.", maxOut, n)
 		}
 		t0 := time.Now()
-		hold, rerr := cl.g.store.Reserve(cl.c.Request.Context(), billing.HoldRequest{TenantID: cl.key.TenantID, KeyID: cl.key.ID,
+		hold, rerr := cl.g.store.Reserve(cl.ctx, billing.HoldRequest{TenantID: cl.key.TenantID, KeyID: cl.key.ID,
 			RequestID: cl.rec.RequestID, Amount: amount, TTL: cl.g.holdTTL()})
 		cl.g.cfg.Metrics.StoreOp("reserve", time.Since(t0), storeFault(rerr))
 		if rerr == nil {
@@ -278,7 +308,7 @@ func (cl *call) attempt(rt route, started time.Time, err error) {
 		}
 		a.Error = err.Error()
 		switch {
-		case cl.c.Request.Context().Err() != nil:
+		case cl.ctx.Err() != nil:
 			o = outcomeNeutral
 		case retryable(context.Background(), err) || errors.Is(err, context.DeadlineExceeded):
 			o = outcomeFailed
@@ -350,7 +380,7 @@ func (cl *call) failover(ctx context.Context, model string, plan []route, try fu
 	if tried == 0 {
 		return errAllCircuitsOpen(model)
 	}
-	if errors.Is(lastErr, context.Canceled) && cl.c.Request.Context().Err() != nil {
+	if errors.Is(lastErr, context.Canceled) && cl.ctx.Err() != nil {
 		cl.rec.Status, cl.rec.ErrorCode = 499, "client_closed_request"
 		cl.finish(nil)
 		return nil

@@ -54,8 +54,11 @@ func (g *Gateway) chat(cl *call) error {
 		return err
 	}
 
-	ctx, cancel := context.WithTimeout(cl.c.Request.Context(), g.cfg.UpstreamTimeout)
-	defer cancel()
+	if p.req.Stream {
+		cl.loosen()
+	}
+	ctx, cancel := context.WithTimeout(cl.ctx, g.cfg.UpstreamTimeout)
+	cl.cleanups = append(cl.cleanups, cancel) // a detached stream outlives this function
 	return cl.failover(ctx, model, plan, func(rt route) error {
 		upstreamModel := rt.channel.UpstreamModel(model)
 		injectField := ""
@@ -174,78 +177,173 @@ func (g *Gateway) chatUsage(cl *call, p *parsedChat, resp *providers.ChatRespons
 // waits for the next (at once, unless more had arrived with it), then
 // settles: on the upstream's usage when it came, else on the gateway's count of the
 // text actually produced — also when the client left or the upstream broke mid-way.
-// A stream that produced nothing at all costs nothing.
+// A stream that produced nothing at all costs nothing. A stream whose upstream goes
+// quiet may detach and park (detach.go).
 func (g *Gateway) pumpStream(ctx context.Context, cl *call, p *parsedChat, stream providers.ChatStream, first providers.Chunk, upstreamEnded bool) {
-	defer stream.Close()
 	sse.SetHeaders(cl.c.Writer.Header())
 	cl.beginStream()
-	cl.c.Status(http.StatusOK)
-	w := sse.NewWriter(cl.c.Writer)
 	cl.rec.Status = http.StatusOK
-	if h, ok := stream.(providers.WaitHooker); ok {
+	cl.c.Status(http.StatusOK)
+	p.compact()
+	r := &chatRelay{g: g, ctx: ctx, cl: cl, p: p, stream: stream, chunk: first}
+	if upstreamEnded {
+		r.err = io.EOF
+	}
+	if parker, ok := stream.(providers.Parker); ok && cl.unfollow != nil {
+		r.parker = parker
+	}
+	r.begin(cl.c.Writer)
+	r.run()
+}
+
+// parkLinger is how long a relay waits for its upstream on its goroutine before it
+// detaches and parks: longer than the gap between the chunks of a busy stream, so
+// only a stream that really went quiet pays for detaching, parking and waking.
+const parkLinger = 50 * time.Millisecond
+
+// chatRelay is one stream's relay: its state lives here rather than on a
+// goroutine's stack, so the relay can stop while parked and resume on another.
+type chatRelay struct {
+	g      *Gateway
+	ctx    context.Context // the upstream call's
+	cl     *call
+	p      *parsedChat
+	stream providers.ChatStream
+	w      *sse.Writer
+	parker providers.Parker // nil: the relay never parks
+	done   func()           // set once detached: ends the call
+
+	chunk      providers.Chunk // the item to relay next, and its error
+	err        error
+	usage      *providers.Usage
+	text       strings.Builder
+	streamErr  error
+	clientGone bool
+	parkedAt   time.Time
+}
+
+// begin writes to out from now on.
+func (r *chatRelay) begin(out io.Writer) {
+	r.w = sse.NewWriter(out)
+	if h, ok := r.stream.(providers.WaitHooker); ok {
 		// Chunks that arrived together go out in one flush, made before the next
 		// wait; the last ones and [DONE] leave with the end of the response.
-		w.Buffer()
-		h.BeforeWait(func() { _ = w.Flush() })
+		r.w.Buffer()
+		h.BeforeWait(func() { _ = r.w.Flush() })
 	}
+}
 
-	var usage *providers.Usage
-	var text strings.Builder
-	var streamErr error
-	clientGone := false
-	chunk, err := first, error(nil)
-	if upstreamEnded {
-		err = io.EOF
+// run relays until the stream ends (then settles and ends a detached call) or
+// parks.
+func (r *chatRelay) run() {
+	for r.relayOne() {
+		if r.parker != nil {
+			t0 := time.Now()
+			if r.parker.Quiet(parkLinger) && r.detach() {
+				r.parkedAt = t0
+				r.w.Release()
+				r.g.parkedNow.Add(1)
+				r.g.parks.Add(1)
+				if r.parker.Park(r.resume) {
+					return // r is resume's now
+				}
+				r.g.parkedNow.Add(-1)
+			}
+			r.cl.upstream += time.Since(t0)
+		}
+		r.chunk, r.err = timed(r.cl, r.stream.Recv)
 	}
-	for ; ; chunk, err = timed(cl, stream.Recv) {
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			streamErr = err
-			break
-		}
-		if chunk.Usage != nil {
-			usage = chunk.Usage
-		}
-		text.WriteString(chunk.Text)
-		if chunk.UsageOnly && !p.wantsUsage() {
-			continue
-		}
-		if err := w.WriteData(chunk.Data); err != nil {
-			clientGone = true
-			break
-		}
+	r.settle()
+	_ = r.stream.Close()
+	if r.done != nil {
+		r.done()
 	}
+}
+
+// detach moves a quiet stream off its handler, once; false leaves it attached for
+// good.
+func (r *chatRelay) detach() bool {
+	if r.done != nil {
+		return true
+	}
+	_ = r.w.Flush() // net/http drops what a hijack finds unflushed
+	out, done, ok := r.cl.detach()
+	if !ok {
+		r.parker = nil
+		return false
+	}
+	r.done = done
+	r.begin(out)
+	return true
+}
+
+// resume continues a parked relay on a goroutine of its own.
+func (r *chatRelay) resume() {
+	r.g.parkedNow.Add(-1)
+	r.cl.upstream += time.Since(r.parkedAt)
+	go func() {
+		r.chunk, r.err = timed(r.cl, r.stream.Recv)
+		r.run()
+	}()
+}
+
+// relayOne writes the current chunk and reports whether the stream goes on.
+func (r *chatRelay) relayOne() bool {
+	chunk := r.chunk
+	r.chunk = providers.Chunk{} // not kept while the relay waits
+	switch {
+	case r.err == io.EOF:
+		return false
+	case r.err != nil:
+		r.streamErr = r.err
+		return false
+	}
+	if chunk.Usage != nil {
+		r.usage = chunk.Usage
+	}
+	r.text.WriteString(chunk.Text)
+	if chunk.UsageOnly && !r.p.wantsUsage() {
+		return true
+	}
+	if err := r.w.WriteData(chunk.Data); err != nil {
+		r.clientGone = true
+		return false
+	}
+	return true
+}
+
+// settle writes the stream's outcome and bills it.
+func (r *chatRelay) settle() {
+	cl, p := r.cl, r.p
 	ended := false
 	switch {
-	case clientGone || cl.c.Request.Context().Err() != nil:
+	case r.clientGone || cl.ctx.Err() != nil:
 		cl.rec.ErrorCode, cl.rec.ErrorMessage = "client_disconnected", "the client closed the stream; billed for what was generated until then"
-	case streamErr != nil:
-		m := classify(streamErr)
-		if ctx.Err() == context.DeadlineExceeded {
+	case r.streamErr != nil:
+		m := classify(r.streamErr)
+		if r.ctx.Err() == context.DeadlineExceeded {
 			m = classify(context.DeadlineExceeded)
 		}
 		cl.rec.ErrorCode, cl.rec.ErrorMessage = m.code, m.message
 		body, _ := json.Marshal(ErrorBody{Error: ErrorDetail{Message: m.message, Type: m.typ, Code: ptrOrNil(m.code)}})
-		_ = w.WriteData(body)
+		_ = r.w.WriteData(body)
 	default:
 		ended = true
 	}
 	switch {
-	case usage == nil && text.Len() == 0 && cl.rec.ErrorCode != "":
+	case r.usage == nil && r.text.Len() == 0 && cl.rec.ErrorCode != "":
 		cl.finish(nil)
-	case usage != nil:
-		bu := toBillingUsage(usage)
+	case r.usage != nil:
+		bu := toBillingUsage(r.usage)
 		cl.finish(&bu)
 	default:
 		cl.rec.Estimated = true
-		bu := billing.Usage{PromptTokens: p.promptTokens(p.req.Model), CompletionTokens: billing.CountTokens(p.req.Model, text.String())}
+		bu := billing.Usage{PromptTokens: p.promptTokens(p.req.Model), CompletionTokens: billing.CountTokens(p.req.Model, r.text.String())}
 		cl.finish(&bu)
 	}
 	if ended {
 		// [DONE] goes out only after the settlement is written: a client that saw
 		// the end of its stream was billed, even if the process dies right after.
-		_ = w.WriteDone()
+		_ = r.w.WriteDone()
 	}
 }

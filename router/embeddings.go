@@ -66,7 +66,7 @@ func (g *Gateway) embeddings(cl *call) error {
 		return err
 	}
 
-	ctx, cancel := context.WithTimeout(cl.c.Request.Context(), g.cfg.UpstreamTimeout)
+	ctx, cancel := context.WithTimeout(cl.ctx, g.cfg.UpstreamTimeout)
 	defer cancel()
 	return cl.failover(ctx, req.Model, plan, func(rt route) error {
 		emb := rt.provider.(providers.Embedder)

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -67,12 +68,19 @@ type Gateway struct {
 	health   healthBook
 	inflight sync.WaitGroup
 	log      *slog.Logger
+
+	handBack  func(net.Conn) bool // takes a detached stream's connection back
+	cut       context.Context     // cancelled by CutStreams
+	cutAll    context.CancelFunc
+	parks     atomic.Int64 // times a stream parked
+	parkedNow atomic.Int64 // streams parked now
 }
 
 // New prepares a gateway over a store; it loads channels and prices once.
 func New(ctx context.Context, cfg Config, st *store.Store) (*Gateway, error) {
 	cfg.defaults()
 	g := &Gateway{cfg: cfg, store: st, log: cfg.Logger}
+	g.cut, g.cutAll = context.WithCancel(context.Background())
 	if err := g.Reload(ctx); err != nil {
 		return nil, err
 	}

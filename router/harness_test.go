@@ -15,6 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/tollgate-gw/tollgate/billing"
+	"github.com/tollgate-gw/tollgate/internal/handback"
 	"github.com/tollgate-gw/tollgate/providers/providertest"
 	"github.com/tollgate-gw/tollgate/store"
 )
@@ -103,8 +104,21 @@ func newHarness(t testing.TB, credit billing.Nanos, opts ...func(*Config)) *harn
 	e.Use(RequestID, Recover(h.gw.log))
 	h.gw.Register(e)
 	e.NoRoute(NotFound)
-	h.srv = httptest.NewServer(e)
-	t.Cleanup(h.srv.Close)
+	h.srv = httptest.NewUnstartedServer(e)
+	// As tollgate serve does: detached streams hand their connection back.
+	hl := handback.New(h.srv.Listener)
+	h.srv.Listener = hl
+	h.gw.HandBackTo(hl.Return)
+	h.srv.Start()
+	t.Cleanup(func() {
+		h.srv.Close()
+		h.gw.CutStreams() // detached streams are not the server's to wait for
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := h.gw.Wait(ctx); err != nil {
+			t.Errorf("calls still running after the server closed: %v", err)
+		}
+	})
 	return h
 }
 

@@ -145,7 +145,7 @@ func (g *Gateway) messages(cl *call) error {
 		return err
 	}
 
-	ctx, cancel := context.WithTimeout(cl.c.Request.Context(), g.cfg.UpstreamTimeout)
+	ctx, cancel := context.WithTimeout(cl.ctx, g.cfg.UpstreamTimeout)
 	defer cancel()
 	return cl.failover(ctx, m.model, plan, func(rt route) error {
 		upstreamModel := rt.channel.UpstreamModel(m.model)
@@ -235,7 +235,7 @@ func (ew *eventWriter) write(name string, data []byte) error {
 // usage, else on the count of what was produced; nothing produced, nothing billed.
 func (cl *call) streamEnd(usage *providers.Usage, text []byte, promptTokens func() int64, clientGone bool, streamErr error, ew *eventWriter) {
 	switch {
-	case clientGone || cl.c.Request.Context().Err() != nil:
+	case clientGone || cl.ctx.Err() != nil:
 		cl.rec.ErrorCode, cl.rec.ErrorMessage = "client_disconnected", "the client closed the stream; billed for what was generated until then"
 	case streamErr != nil:
 		m := classify(streamErr)

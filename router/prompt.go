@@ -316,6 +316,13 @@ func (p *parsedChat) n() int64 {
 	return *p.req.N
 }
 
+// compact drops what only the upstream body needed and trims the messages, for a
+// stream that keeps p while it waits.
+func (p *parsedChat) compact() {
+	p.members = nil
+	p.req.Messages = slices.Clone(p.req.Messages)
+}
+
 func (p *parsedChat) wantsUsage() bool {
 	return p.req.StreamOptions != nil && p.req.StreamOptions.IncludeUsage
 }

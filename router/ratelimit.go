@@ -65,7 +65,7 @@ func (cl *call) rateLimit(tokens int64, stream bool) error {
 	if lim == nil || len(subjects) == 0 {
 		return nil
 	}
-	ctx := cl.c.Request.Context()
+	ctx := cl.ctx
 	now := time.Now()
 	for i, s := range subjects {
 		d, err := lim.Allow(ctx, s.id, s.limits, tokens, now)
@@ -120,7 +120,7 @@ func (cl *call) correctTokens(used int64) {
 	if lim == nil || len(cl.rated) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(cl.c.Request.Context()), time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(cl.ctx), time.Second)
 	defer cancel()
 	for _, s := range cl.rated {
 		_ = lim.Adjust(ctx, s.id, s.limits, used-cl.ratedTokens, time.Now())

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tollgate-gw/tollgate/internal/h1"
+	"github.com/tollgate-gw/tollgate/internal/netwatch"
 )
 
 // ErrPrivateUpstream refuses an upstream address inside a private, loopback,
@@ -107,7 +108,8 @@ func NewUpstreamClientFor(allowPrivate bool) *http.Client {
 		d.Control = publicOnly
 	}
 	t.DialContext = d.DialContext
-	plain := &h1.Transport{Dial: d.DialContext, Fallback: t, MaxIdlePerHost: maxIdlePerHost, IdleTimeout: idleTimeout}
+	plain := &h1.Transport{Dial: d.DialContext, Fallback: t, MaxIdlePerHost: maxIdlePerHost, IdleTimeout: idleTimeout,
+		WatchReadable: watchReadable}
 	return &http.Client{Transport: plain, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
@@ -122,4 +124,13 @@ func HTTPTransport(c *http.Client) (*http.Transport, bool) {
 		return t.Fallback, true
 	}
 	return nil, false
+}
+
+// watchReadable lets streams over plain-HTTP channels park (detach.go).
+func watchReadable(nc net.Conn, wake func()) (func() bool, bool) {
+	w, ok := netwatch.OnReadable(nc, wake)
+	if !ok {
+		return nil, false
+	}
+	return func() bool { _, waiting := w.Stop(); return waiting }, true
 }

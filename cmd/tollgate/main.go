@@ -27,6 +27,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/tollgate-gw/tollgate/admin"
 	"github.com/tollgate-gw/tollgate/billing"
+	"github.com/tollgate-gw/tollgate/internal/handback"
 	"github.com/tollgate-gw/tollgate/metrics"
 	"github.com/tollgate-gw/tollgate/ratelimit"
 	"github.com/tollgate-gw/tollgate/router"
@@ -264,11 +265,14 @@ func (m *Main) Open(ctx context.Context) error {
 		_ = st.Close()
 		return fmt.Errorf("listen on %s: %w", m.Config.Addr, err)
 	}
-	m.listener = ln
+	// Streams that detached from their handler hand their connection back here.
+	hl := handback.New(ln)
+	gw.HandBackTo(hl.Return)
+	m.listener = hl
 	m.startSweeper()
 	go gw.Watch(m.baseCtx, router.ConfigPollInterval)
 	go func() {
-		if err := m.Server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := m.Server.Serve(hl); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.Logger.Error("server stopped", "error", err)
 		}
 	}()
@@ -293,10 +297,14 @@ func (m *Main) Close() error {
 	graceCtx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownGrace)
 	defer cancel()
 	err := m.Server.Shutdown(graceCtx)
+	if err == nil {
+		err = m.Gateway.Wait(graceCtx) // streams that detached from the server
+	}
 	if err != nil {
 		m.Logger.Warn("grace period over; cutting the calls still running", "error", err)
 	}
 	m.cancelBase()
+	m.Gateway.CutStreams()
 	settleCtx, cancelSettle := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancelSettle()
 	if werr := m.Gateway.Wait(settleCtx); werr != nil {

@@ -36,6 +36,11 @@ type Transport struct {
 	MaxIdlePerHost int
 	// IdleTimeout is how long an idle connection is kept.
 	IdleTimeout time.Duration
+	// WatchReadable, when set, lets an answer's reader park (body.Park): it
+	// arranges one call of wake, from another goroutine, when nc has bytes to
+	// read, and returns stop, which reports false when wake was or is being
+	// called. ok false means it cannot watch nc.
+	WatchReadable func(nc net.Conn, wake func()) (stop func() bool, ok bool)
 
 	mu   sync.Mutex
 	idle map[string][]*conn // per host:port, the most recently used last
@@ -44,8 +49,44 @@ type Transport struct {
 // conn is one pooled connection and its read buffer.
 type conn struct {
 	nc     net.Conn
-	br     *bufio.Reader
+	br     *bufio.Reader // reads src; emptied while parked (shed)
+	src    source
+	shed   bool
 	idleAt time.Time
+}
+
+// source is what a connection's buffer reads: bytes a parked connection's buffer
+// held, then the connection.
+type source struct {
+	nc      net.Conn
+	pending []byte
+}
+
+func (s *source) Read(p []byte) (int, error) {
+	if len(s.pending) > 0 {
+		n := copy(p, s.pending)
+		s.pending = s.pending[n:]
+		return n, nil
+	}
+	return s.nc.Read(p)
+}
+
+// shedBuffer gives up the read buffer of a connection whose reader parks, keeping
+// the few bytes it held; regrow brings it back before the next read.
+func (c *conn) shedBuffer() {
+	if n := c.br.Buffered(); n > 0 {
+		held, _ := c.br.Peek(n)
+		c.src.pending = append(c.src.pending[:0:0], held...)
+	}
+	*c.br = bufio.Reader{}
+	c.shed = true
+}
+
+func (c *conn) regrow() {
+	if c.shed {
+		*c.br = *bufio.NewReaderSize(&c.src, readBufferSize)
+		c.shed = false
+	}
 }
 
 // requestBuffers hold a request while it is written in one write.
@@ -90,7 +131,11 @@ var aLongTimeAgo = time.Unix(1, 0)
 // after the write is the caller's to handle (the gateway fails over).
 func (t *Transport) exchange(ctx context.Context, addr string, c *conn, req *http.Request) (*http.Response, error) {
 	// A cancelled call wakes whatever waits on the connection, which is then closed.
-	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(aLongTimeAgo) })
+	b := &body{ctx: ctx, t: t, addr: addr, c: c}
+	stop := context.AfterFunc(ctx, func() {
+		_ = c.nc.SetDeadline(aLongTimeAgo)
+		b.unpark()
+	})
 	fail := func(err error) (*http.Response, error) {
 		stop()
 		_ = c.nc.Close()
@@ -111,6 +156,7 @@ func (t *Transport) exchange(ctx context.Context, addr string, c *conn, req *htt
 	if err != nil {
 		return fail(err)
 	}
+	c.regrow()
 	for {
 		resp, err := http.ReadResponse(c.br, req)
 		if err != nil {
@@ -119,10 +165,10 @@ func (t *Transport) exchange(ctx context.Context, addr string, c *conn, req *htt
 		if resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
 			continue // an interim answer (100 Continue, 103 Early Hints) has no body
 		}
-		resp.Body = &body{
-			rc: resp.Body, ctx: ctx, stop: stop, t: t, addr: addr, c: c,
-			reusable: !resp.Close && !req.Close && resp.ProtoAtLeast(1, 1) && resp.StatusCode != http.StatusSwitchingProtocols,
-		}
+		b.rc, b.stop = resp.Body, stop
+		b.chunked = len(resp.TransferEncoding) > 0 && resp.TransferEncoding[0] == "chunked"
+		b.reusable = !resp.Close && !req.Close && resp.ProtoAtLeast(1, 1) && resp.StatusCode != http.StatusSwitchingProtocols
+		resp.Body = b
 		return resp, nil
 	}
 }
@@ -137,7 +183,12 @@ type body struct {
 	c        *conn
 	reusable bool
 	eof      bool // read to its end: later reads return io.EOF again
+	chunked  bool
 	done     atomic.Bool
+
+	parkMu sync.Mutex
+	parked func() bool // stops the watch of a reader parked without a goroutine (Park)
+	wake   func()
 }
 
 var errClosedBody = errors.New("h1: read on a closed answer body")
@@ -149,6 +200,7 @@ func (b *body) Read(p []byte) (int, error) {
 	if b.done.Load() {
 		return 0, errClosedBody
 	}
+	b.c.regrow()
 	n, err := b.rc.Read(p)
 	switch {
 	case err == io.EOF:
@@ -174,8 +226,9 @@ func (b *body) finish(atEnd bool) {
 	if !b.done.CompareAndSwap(false, true) {
 		return
 	}
+	b.unpark() // before the descriptor closes
 	// stop is false when the context fired: its deadline is on the connection.
-	if b.stop() && atEnd && b.reusable && b.c.br.Buffered() == 0 {
+	if b.stop() && atEnd && b.reusable && b.c.br.Buffered() == 0 && !b.c.shed {
 		b.t.put(b.addr, b.c)
 		return
 	}
@@ -198,7 +251,9 @@ func (t *Transport) get(ctx context.Context, addr string) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &conn{nc: nc, br: bufio.NewReaderSize(nc, readBufferSize)}, nil
+	c := &conn{nc: nc, src: source{nc: nc}}
+	c.br = bufio.NewReaderSize(&c.src, readBufferSize)
+	return c, nil
 }
 
 // pop takes the most recently used idle connection to addr, closing those idle for

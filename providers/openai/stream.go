@@ -35,6 +35,7 @@ func (c *Client) ChatStream(ctx context.Context, req *providers.ChatRequest) (pr
 		}
 		return nil, c.invalidResponse("upstream answered a streaming request with JSON, not an event stream")
 	}
+	resp.Request = nil // the body keeps the answer (for trailers) while the stream lasts: not the request too
 	s := &stream{c: c, ctx: ctx, body: resp.Body, events: sse.NewReader(resp.Body)}
 	if c.idleTimeout > 0 {
 		s.idle = time.AfterFunc(c.idleTimeout, func() {
@@ -61,6 +62,8 @@ type stream struct {
 	idleFired atomic.Bool
 	closed    atomic.Bool
 	closeOnce sync.Once
+
+	beforeWait func() // the relay's hook, also called by Park
 }
 
 // Recv returns the next chunk, io.EOF after "data: [DONE]", or an
@@ -149,4 +152,32 @@ func (s *stream) Close() error {
 
 // BeforeWait calls f before each read that may wait for the upstream
 // (providers.WaitHooker).
-func (s *stream) BeforeWait(f func()) { s.events.BeforeRead(f) }
+func (s *stream) BeforeWait(f func()) { s.beforeWait = f; s.events.BeforeRead(f) }
+
+// Quiet and Park let the relay's goroutine end while the upstream is quiet
+// (providers.Parker), where the body's transport can.
+func (s *stream) Quiet(linger time.Duration) bool {
+	p, ok := s.body.(parkingBody)
+	if !ok || s.err != nil || s.events.Pending() {
+		return false
+	}
+	if s.beforeWait != nil {
+		s.beforeWait()
+	}
+	return p.Quiet(linger)
+}
+
+func (s *stream) Park(wake func()) bool {
+	p, ok := s.body.(parkingBody)
+	if !ok || s.err != nil || s.events.Pending() {
+		return false
+	}
+	s.events.Release() // a parked stream keeps no read buffer
+	return p.Park(wake)
+}
+
+// parkingBody is a body whose reader can wait without a goroutine (internal/h1).
+type parkingBody interface {
+	Quiet(linger time.Duration) bool
+	Park(wake func()) bool
+}

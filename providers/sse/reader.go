@@ -63,6 +63,7 @@ type Reader struct {
 	maxLine int // largest line buffered
 
 	buf        []byte
+	released   int   // the size of the buffer Release gave up
 	start, end int   // unread bytes are buf[start:end]
 	scanned    int   // bytes after start known to hold no line terminator
 	readErr    error // error from rd, reported once buf is drained
@@ -86,6 +87,24 @@ type Reader struct {
 // events already read without a flush each and still never hold one back while it
 // waits.
 func (r *Reader) BeforeRead(f func()) { r.beforeRead = f }
+
+// Pending reports whether Next can make progress without reading the input: bytes
+// are buffered, or an error is waiting to be returned.
+func (r *Reader) Pending() bool {
+	return r.end > r.start || r.failed != nil || r.pendingErr != nil || r.readErr != nil
+}
+
+// Release gives up the reader's buffers while nothing is pending (a relay that
+// parks a quiet stream); the next read allocates them again. It does nothing when
+// bytes are pending.
+func (r *Reader) Release() {
+	if r.end > r.start || r.buf == nil {
+		return
+	}
+	r.released = len(r.buf)
+	r.buf, r.start, r.end, r.scanned = nil, 0, 0, 0
+	r.data = nil
+}
 
 // NewReader returns a Reader of r with DefaultMaxEventSize.
 func NewReader(r io.Reader) *Reader {
@@ -266,6 +285,9 @@ var bom = []byte("\xEF\xBB\xBF")
 // doubling it when a single line fills it, or (up to busyBufSize) when the last
 // read filled it.
 func (r *Reader) fill() {
+	if r.buf == nil {
+		r.buf = make([]byte, r.released)
+	}
 	if r.start > 0 {
 		r.end = copy(r.buf, r.buf[r.start:r.end])
 		r.start = 0

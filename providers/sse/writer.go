@@ -99,6 +99,10 @@ func (w *Writer) Buffer() {
 	}
 }
 
+// Release gives up the writer's scratch buffer (a relay that parks a quiet
+// stream); the next write allocates one again.
+func (w *Writer) Release() { w.buf = nil }
+
 // Flush sends what was written so far to the client.
 func (w *Writer) Flush() error {
 	if w.flushNow != nil {
