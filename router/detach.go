@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/tollgate-gw/tollgate/internal/handback"
 	"github.com/tollgate-gw/tollgate/internal/netwatch"
 )
@@ -68,13 +69,28 @@ func (cl *call) detach() (*detachedConn, func(), bool) {
 	_ = conn.SetWriteDeadline(time.Now().Add(cl.g.cfg.UpstreamTimeout + time.Minute))
 	cutStop := context.AfterFunc(cl.g.cut, cl.cancel)
 	d.watch = netwatch.OnHangUp(conn, cl.cancel)
+	sent := int64(cl.c.Writer.Size())
+	path := cl.c.Request.URL.Path
+	cl.c.Set(ctxDetached, true)
 	cl.detached, cl.c = true, nil // gin reuses its context once the handler returns
 	return d, func() {
 		cutStop()
 		d.end(cl.overhead())
 		cl.end(http.StatusOK)
+		if cl.g.cfg.AccessLog {
+			cl.g.log.Info("request", "request_id", cl.rec.RequestID, "method", http.MethodPost, "path", path,
+				"status", http.StatusOK, "duration_ms", time.Since(cl.start).Milliseconds(), "bytes", sent+d.sent)
+		}
 	}, true
 }
+
+// ctxDetached marks a request whose stream detached: its access log line comes
+// from the gateway when the stream ends (Config.AccessLog), not from the handler's
+// return.
+const ctxDetached = "tollgate.detached"
+
+// Detached reports whether the request's stream detached from its handler.
+func Detached(c *gin.Context) bool { return c.GetBool(ctxDetached) }
 
 // CutStreams cancels every detached stream still running: shutdown, after its grace.
 // They settle what was produced, as a stream cut by the server would.
@@ -94,7 +110,8 @@ type detachedConn struct {
 	pending    *[]byte
 	closeAfter bool
 	handBack   func(net.Conn) bool
-	failed     bool // a write failed: the connection is done
+	failed     bool  // a write failed: the connection is done
+	sent       int64 // bytes written, framing included
 
 	watch *netwatch.Watching // cancels the call when the client leaves
 }
@@ -139,7 +156,9 @@ func (d *detachedConn) send(tail []byte) error {
 	}
 	var err error
 	if len(out) > 0 {
-		_, err = d.conn.Write(out)
+		var n int
+		n, err = d.conn.Write(out)
+		d.sent += int64(n)
 	}
 	if d.pending != nil {
 		*d.pending = (*d.pending)[:0]

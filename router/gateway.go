@@ -36,6 +36,9 @@ type Config struct {
 	Limiter ratelimit.Limiter
 	// Metrics receives the gateway's observations; nil records nothing.
 	Metrics *metrics.Metrics
+	// AccessLog logs one line per stream that detached, when it ends; the server's
+	// access log skips those requests (Detached).
+	AccessLog bool
 	// Outbox keeps settlements of served calls that the store could not take; nil
 	// means such a call is logged as unbilled.
 	Outbox *store.Outbox

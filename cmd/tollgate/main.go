@@ -217,7 +217,7 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	gw, err := router.New(ctx, router.Config{MaxBodyBytes: m.Config.MaxBodyBytes, UpstreamTimeout: m.Config.UpstreamTimeout,
 		Logger: m.Logger, Outbox: m.Outbox, AllowPrivateUpstreams: m.Config.AllowPrivateUpstreams, Metrics: m.Metrics, Limiter: limiter,
-		HTTPClient: upstream}, st)
+		HTTPClient: upstream, AccessLog: m.Config.AccessLog}, st)
 	if err != nil {
 		_ = st.Close()
 		return err
@@ -500,8 +500,8 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 		start := time.Now()
 		c.Next()
 		path := c.Request.URL.Path
-		if strings.HasPrefix(path, "/healthz") || strings.HasPrefix(path, "/readyz") {
-			return
+		if strings.HasPrefix(path, "/healthz") || strings.HasPrefix(path, "/readyz") || router.Detached(c) {
+			return // a detached stream logs its own line when it ends
 		}
 		log.Info("request", "request_id", router.RequestIDOf(c), "method", c.Request.Method, "path", path,
 			"status", c.Writer.Status(), "duration_ms", time.Since(start).Milliseconds(), "bytes", c.Writer.Size())
