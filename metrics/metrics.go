@@ -59,6 +59,8 @@ type Metrics struct {
 	storeErrors     *prometheus.CounterVec
 	holds           prometheus.Gauge
 	holdsUSD        prometheus.Gauge
+	streamsParked   prometheus.Gauge
+	streamParks     prometheus.Counter
 	rateLimited     *prometheus.CounterVec
 
 	models, tenants, channels, providers, endpoints, ops, scopes, limits *labelSet
@@ -118,6 +120,14 @@ func New() *Metrics {
 			Name: "tollgate_holds_outstanding",
 			Help: "Holds reserved and not yet settled or released.",
 		}),
+		streamsParked: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tollgate_streams_parked",
+			Help: "Streams waiting on a quiet upstream with no goroutine of their own.",
+		}),
+		streamParks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tollgate_stream_parks_total",
+			Help: "Times a stream parked while its upstream was quiet.",
+		}),
 		holdsUSD: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tollgate_holds_outstanding_usd",
 			Help: "USD reserved by outstanding holds.",
@@ -140,7 +150,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.calls, m.paymentRequired, m.callSeconds, m.overheadSeconds, m.tokens, m.spend,
-		m.attempts, m.upstreamSeconds, m.storeSeconds, m.storeErrors, m.holds, m.holdsUSD,
+		m.attempts, m.upstreamSeconds, m.storeSeconds, m.storeErrors, m.holds, m.holdsUSD, m.streamsParked, m.streamParks,
 		m.rateLimited,
 	)
 	return m
@@ -254,6 +264,19 @@ func (m *Metrics) SetHoldsOutstanding(count int64, totalNanos int64) {
 	}
 	m.holds.Set(float64(count))
 	m.holdsUSD.Set(float64(totalNanos) / nanosPerUSD)
+}
+
+// StreamParked counts a stream that parks (true) or wakes (false).
+func (m *Metrics) StreamParked(parked bool) {
+	if m == nil {
+		return
+	}
+	if parked {
+		m.streamParks.Inc()
+		m.streamsParked.Inc()
+		return
+	}
+	m.streamsParked.Dec()
 }
 
 // RateLimited counts one 429: scope is what was limited ("key", "tenant") and limit

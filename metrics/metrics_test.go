@@ -179,6 +179,9 @@ func TestScrapeShowsObservations(t *testing.T) {
 	m.StoreOp("reserve", 2*time.Millisecond, nil)
 	m.StoreOp("settle", 4*time.Millisecond, errors.New("database is locked"))
 	m.SetHoldsOutstanding(3, 2_500_000_000)
+	m.StreamParked(true)
+	m.StreamParked(true)
+	m.StreamParked(false)
 	m.RateLimited("key", "requests")
 	m.RateLimited("key", "requests")
 	m.RateLimited("tenant", "tokens")
@@ -236,6 +239,8 @@ func TestScrapeShowsObservations(t *testing.T) {
 	t.Run("HoldsAndRateLimits", func(t *testing.T) {
 		want(t, s, 3, "tollgate_holds_outstanding")
 		want(t, s, 2.5, "tollgate_holds_outstanding_usd")
+		want(t, s, 1, "tollgate_streams_parked")
+		want(t, s, 2, "tollgate_stream_parks_total")
 		want(t, s, 2, "tollgate_rate_limited_total", "scope", "key", "limit", "requests")
 		want(t, s, 1, "tollgate_rate_limited_total", "scope", "tenant", "limit", "tokens")
 	})

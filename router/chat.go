@@ -242,12 +242,11 @@ func (r *chatRelay) run() {
 			if r.parker.Quiet(parkLinger) && r.detach() {
 				r.parkedAt = t0
 				r.w.Release()
-				r.g.parkedNow.Add(1)
-				r.g.parks.Add(1)
+				r.g.parked(true)
 				if r.parker.Park(r.resume) {
 					return // r is resume's now
 				}
-				r.g.parkedNow.Add(-1)
+				r.g.parked(false)
 			}
 			r.cl.upstream += time.Since(t0)
 		}
@@ -258,6 +257,17 @@ func (r *chatRelay) run() {
 	if r.done != nil {
 		r.done()
 	}
+}
+
+// parked counts a stream that parks or wakes.
+func (g *Gateway) parked(parks bool) {
+	if parks {
+		g.parks.Add(1)
+		g.parkedNow.Add(1)
+	} else {
+		g.parkedNow.Add(-1)
+	}
+	g.cfg.Metrics.StreamParked(parks)
 }
 
 // detach moves a quiet stream off its handler, once; false leaves it attached for
@@ -279,7 +289,7 @@ func (r *chatRelay) detach() bool {
 
 // resume continues a parked relay on a goroutine of its own.
 func (r *chatRelay) resume() {
-	r.g.parkedNow.Add(-1)
+	r.g.parked(false)
 	r.cl.upstream += time.Since(r.parkedAt)
 	go func() {
 		r.chunk, r.err = timed(r.cl, r.stream.Recv)
