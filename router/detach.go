@@ -67,14 +67,14 @@ func (cl *call) detach() (*detachedConn, func(), bool) {
 	d := &detachedConn{conn: conn, early: early, closeAfter: cl.c.Request.Close || cl.g.handBack == nil, handBack: cl.g.handBack}
 	// A client that stops reading cannot hold the call past the server's own bound.
 	_ = conn.SetWriteDeadline(time.Now().Add(cl.g.cfg.UpstreamTimeout + time.Minute))
-	cutStop := context.AfterFunc(cl.g.cut, cl.cancel)
+	cl.g.track(cl)
 	d.watch = netwatch.OnHangUp(conn, cl.cancel)
 	sent := int64(cl.c.Writer.Size())
 	path := cl.c.Request.URL.Path
 	cl.c.Set(ctxDetached, true)
 	cl.detached, cl.c = true, nil // gin reuses its context once the handler returns
 	return d, func() {
-		cutStop()
+		cl.g.untrack(cl)
 		d.end(cl.overhead())
 		cl.end(http.StatusOK)
 		if cl.g.cfg.AccessLog {
@@ -92,9 +92,41 @@ const ctxDetached = "tollgate.detached"
 // Detached reports whether the request's stream detached from its handler.
 func Detached(c *gin.Context) bool { return c.GetBool(ctxDetached) }
 
-// CutStreams cancels every detached stream still running: shutdown, after its grace.
-// They settle what was produced, as a stream cut by the server would.
-func (g *Gateway) CutStreams() { g.cutAll() }
+// CutStreams cancels every detached stream still running, and any that detaches
+// later: shutdown, after its grace. They settle what was produced, as a stream cut
+// by the server would.
+func (g *Gateway) CutStreams() {
+	g.detachedMu.Lock()
+	g.cut = true
+	calls := make([]*call, 0, len(g.detachedCalls))
+	for cl := range g.detachedCalls {
+		calls = append(calls, cl)
+	}
+	g.detachedMu.Unlock()
+	for _, cl := range calls {
+		cl.cancel()
+	}
+}
+
+// track and untrack keep the set of detached calls, for CutStreams.
+func (g *Gateway) track(cl *call) {
+	g.detachedMu.Lock()
+	cut := g.cut
+	if g.detachedCalls == nil {
+		g.detachedCalls = make(map[*call]struct{})
+	}
+	g.detachedCalls[cl] = struct{}{}
+	g.detachedMu.Unlock()
+	if cut {
+		cl.cancel()
+	}
+}
+
+func (g *Gateway) untrack(cl *call) {
+	g.detachedMu.Lock()
+	delete(g.detachedCalls, cl)
+	g.detachedMu.Unlock()
+}
 
 // HandBackTo sets where a detached stream's connection goes when its answer is
 // complete (handback.Listener.Return); without it such connections are closed once

@@ -72,18 +72,18 @@ type Gateway struct {
 	inflight sync.WaitGroup
 	log      *slog.Logger
 
-	handBack  func(net.Conn) bool // takes a detached stream's connection back
-	cut       context.Context     // cancelled by CutStreams
-	cutAll    context.CancelFunc
-	parks     atomic.Int64 // times a stream parked
-	parkedNow atomic.Int64 // streams parked now
+	handBack      func(net.Conn) bool // takes a detached stream's connection back
+	detachedMu    sync.Mutex
+	detachedCalls map[*call]struct{} // streams that left their handler (CutStreams)
+	cut           bool               // CutStreams was called
+	parks         atomic.Int64       // times a stream parked
+	parkedNow     atomic.Int64       // streams parked now
 }
 
 // New prepares a gateway over a store; it loads channels and prices once.
 func New(ctx context.Context, cfg Config, st *store.Store) (*Gateway, error) {
 	cfg.defaults()
 	g := &Gateway{cfg: cfg, store: st, log: cfg.Logger}
-	g.cut, g.cutAll = context.WithCancel(context.Background())
 	if err := g.Reload(ctx); err != nil {
 		return nil, err
 	}

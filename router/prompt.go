@@ -73,7 +73,7 @@ func (g *Gateway) readBody(c *gin.Context) ([]byte, error) {
 	if c.Request.ContentLength > g.cfg.MaxBodyBytes {
 		return nil, tooLarge(g.cfg.MaxBodyBytes)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, g.cfg.MaxBodyBytes))
+	body, err := readAll(http.MaxBytesReader(c.Writer, c.Request.Body, g.cfg.MaxBodyBytes), c.Request.ContentLength)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return nil, tooLarge(g.cfg.MaxBodyBytes)
@@ -82,6 +82,30 @@ func (g *Gateway) readBody(c *gin.Context) ([]byte, error) {
 		return nil, apiErr(ErrInvalidRequest, "", "Could not read the request body: %v", err)
 	}
 	return body, nil
+}
+
+// readAll reads r to its end into one buffer sized by the declared length, so a
+// body is neither copied while it grows nor kept with spare capacity (a parked
+// stream keeps its request). Without a length it reads as io.ReadAll does.
+func readAll(r io.Reader, length int64) ([]byte, error) {
+	if length <= 0 {
+		return io.ReadAll(r)
+	}
+	buf := make([]byte, length, length+1)
+	if n, err := io.ReadFull(r, buf); err != nil {
+		return buf[:n], err
+	}
+	// Read on to the end: net/http watches for the client leaving only once the
+	// body's end was seen, and a body longer than declared is its error to report.
+	n, err := r.Read(buf[length : length+1])
+	if n == 0 && err == io.EOF {
+		return buf, nil
+	}
+	rest, rerr := io.ReadAll(r)
+	if err == nil || err == io.EOF {
+		err = rerr
+	}
+	return append(buf[:length+int64(n)], rest...), err
 }
 
 func tooLarge(limit int64) error {

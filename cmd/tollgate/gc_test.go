@@ -2,8 +2,10 @@ package main
 
 import (
 	"math"
+	"runtime"
 	"runtime/debug"
 	"testing"
+	"time"
 )
 
 // TestTuneGC: the gateway's collector settings apply unless the operator chose his own.
@@ -30,4 +32,41 @@ func TestTuneGC(t *testing.T) {
 	if got := debug.SetMemoryLimit(math.MaxInt64); got != math.MaxInt64 {
 		t.Errorf("GOMEMLIMIT set, yet the memory limit became %d", got)
 	}
+}
+
+func TestGCPercentKeepsTheHeadroomInBytes(t *testing.T) {
+	for _, tc := range []struct {
+		liveMB uint64
+		want   int
+	}{
+		{0, 300}, {10, 300}, {40, 300}, {60, 200}, {100, 120}, {120, 100}, {400, 100},
+	} {
+		if got := gcPercentFor(tc.liveMB << 20); got != tc.want {
+			t.Errorf("live heap %d MB: GOGC %d, want %d", tc.liveMB, got, tc.want)
+		}
+	}
+}
+
+func TestGCAdaptsAfterCollections(t *testing.T) {
+	percent := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(percent)
+	tuneGC(func(string) string { return "" })
+	defer adaptGC.Store(false)
+	ballast := make([][]byte, 0, 300)
+	for range 300 { // a 300 MB live heap: the headroom becomes GOGC=100
+		ballast = append(ballast, make([]byte, 1<<20))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for gcPercentNow.Load() != minGCPercent {
+		if time.Now().After(deadline) {
+			t.Fatalf("GOGC %d: it did not follow a 300 MB live heap down to %d", gcPercentNow.Load(), minGCPercent)
+		}
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	adaptGC.Store(false)
+	if got := debug.SetGCPercent(100); got != minGCPercent {
+		t.Fatalf("the runtime's GOGC is %d, not the %d set", got, minGCPercent)
+	}
+	runtime.KeepAlive(ballast)
 }

@@ -18,7 +18,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -127,20 +126,6 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	stop()
 	m.Logger.Info("shutting down", "grace", cfg.ShutdownGrace.String())
 	return m.Close()
-}
-
-// tuneGC sets the garbage collector for a gateway, unless the operator set GOGC or
-// GOMEMLIMIT. Its live heap is small (~40 MB, most of it the tokenizer) and its
-// garbage is per call, so collecting at 4× the live heap instead of 2× saves a
-// fifth of its CPU under load for ~100 MB; the soft limit makes a large live heap
-// (thousands of open streams) collect as often as it needs to stay near 512 MiB.
-func tuneGC(getenv func(string) string) {
-	if getenv("GOGC") == "" {
-		debug.SetGCPercent(300)
-	}
-	if getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(512 << 20)
-	}
 }
 
 // Main is one running gateway: config in, store, gateway and server out. Tests build
