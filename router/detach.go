@@ -211,10 +211,10 @@ func (d *detachedConn) end(overhead string) {
 	tail = append(tail, overhead...)
 	tail = append(tail, "\r\n\r\n"...)
 	err := d.send(tail)
-	conn, open := d.watch.Stop()
-	if err != nil || !open || d.closeAfter || conn.SetDeadline(time.Time{}) != nil {
-		_ = conn.Close()
+	early, open := d.watch.Stop()
+	if err != nil || !open || d.closeAfter || d.conn.SetDeadline(time.Time{}) != nil {
+		_ = d.conn.Close()
 		return
 	}
-	d.handBack(handback.WithPrefix(conn, d.early))
+	d.handBack(handback.WithPrefix(d.conn, append(d.early, early...)))
 }

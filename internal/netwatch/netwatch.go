@@ -28,7 +28,7 @@ type Watching struct {
 
 // OnHangUp calls onHangUp (once, from another goroutine) if the peer of c closes
 // the connection or it fails, until Stop. Bytes the peer sends instead (its next
-// request, early) are left for the next reader of c.
+// request, early) are left for the next reader of c, or returned by Stop.
 func OnHangUp(c net.Conn, onHangUp func()) *Watching {
 	w := &Watching{conn: c, f: onHangUp}
 	if !watchPoll(w) {
@@ -46,22 +46,20 @@ func OnReadable(c net.Conn, f func()) (*Watching, bool) {
 	return w, watchPoll(w)
 }
 
-// Stop ends the watch. It returns the connection to go on with (with any byte a
-// portable hang-up watch read put back in front), and false when the watch already
-// fired (or the connection failed): f was, or is about to be, called.
-func (w *Watching) Stop() (net.Conn, bool) {
+// Stop ends the watch. It returns any byte a portable hang-up watch read (the
+// start of the peer's next request, to be read before the rest), and false when
+// the watch already fired (or the connection failed): f was, or is about to be,
+// called.
+func (w *Watching) Stop() (early []byte, waiting bool) {
 	if w.done == nil {
-		return w.conn, stopPoll(w)
+		return nil, stopPoll(w)
 	}
 	_ = w.conn.SetReadDeadline(time.Unix(1, 0)) // wakes the read
 	<-w.done
 	if w.gone || w.conn.SetReadDeadline(time.Time{}) != nil {
-		return w.conn, false
+		return nil, false
 	}
-	if len(w.peeked) == 0 {
-		return w.conn, true
-	}
-	return &replay{Conn: w.conn, pending: w.peeked}, true
+	return w.peeked, true
 }
 
 // watchRead is the portable hang-up watch: a one-byte read that returns when the
@@ -84,19 +82,4 @@ func (w *Watching) watchRead() {
 func isTimeout(err error) bool {
 	ne, ok := err.(net.Error)
 	return ok && ne.Timeout()
-}
-
-// replay is a connection whose first read returns bytes read from it before.
-type replay struct {
-	net.Conn
-	pending []byte
-}
-
-func (r *replay) Read(p []byte) (int, error) {
-	if len(r.pending) > 0 {
-		n := copy(p, r.pending)
-		r.pending = r.pending[n:]
-		return n, nil
-	}
-	return r.Conn.Read(p)
 }
