@@ -14,8 +14,8 @@ import (
 type Watching struct {
 	conn net.Conn
 	f    func()
-	fd   int  // the descriptor registered with the poller
-	once bool // OnReadable: one call of f, then the watch ends
+	fd   int32 // the descriptor registered with the poller
+	once bool  // OnReadable: one call of f, then the watch ends
 
 	fired bool // f was called or is about to be; guarded by the poller's lock
 	ended bool // out of the poller

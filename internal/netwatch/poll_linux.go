@@ -1,6 +1,7 @@
 package netwatch
 
 import (
+	"math"
 	"sync"
 	"syscall"
 )
@@ -48,12 +49,15 @@ func watchPoll(w *Watching) bool {
 	}
 	registered := false
 	cerr := rc.Control(func(fd uintptr) {
-		w.fd = int(fd)
+		if fd > math.MaxInt32 {
+			return // not a descriptor epoll can name
+		}
+		w.fd = int32(fd) // #nosec G115 -- checked just above
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		ev := syscall.EpollEvent{Events: events, Fd: int32(fd)}
-		if syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, w.fd, &ev) == nil {
-			p.watches[int32(fd)] = w
+		ev := syscall.EpollEvent{Events: events, Fd: w.fd}
+		if syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(w.fd), &ev) == nil {
+			p.watches[w.fd] = w
 			registered = true
 		}
 	})
@@ -106,11 +110,11 @@ func (p *poller) run() {
 func (p *poller) fire(w *Watching, evs uint32) bool {
 	if !w.once && evs&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) == 0 {
 		var b [1]byte
-		n, _, err := syscall.Recvfrom(w.fd, b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		n, _, err := syscall.Recvfrom(int(w.fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		switch {
 		case err == syscall.EAGAIN || err == syscall.EINTR:
-			ev := syscall.EpollEvent{Events: events, Fd: int32(w.fd)}
-			_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, w.fd, &ev) // nothing there after all
+			ev := syscall.EpollEvent{Events: events, Fd: w.fd}
+			_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, int(w.fd), &ev) // nothing there after all
 			return false
 		case err == nil && n > 0:
 			// The client's next request, early: left for the server. The watch ends
@@ -130,6 +134,6 @@ func (p *poller) end(w *Watching) {
 		return
 	}
 	w.ended = true
-	delete(p.watches, int32(w.fd))
-	_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, w.fd, nil)
+	delete(p.watches, w.fd)
+	_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(w.fd), nil)
 }
