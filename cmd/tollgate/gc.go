@@ -53,7 +53,7 @@ var (
 )
 
 // adaptGCPercent sets GOGC for the live heap the last collection found, when it
-// moved by a tenth or more.
+// moved by a tenth or more, or reached a bound.
 func adaptGCPercent() {
 	if !adaptGC.Load() {
 		return
@@ -65,7 +65,8 @@ func adaptGCPercent() {
 	}
 	p := int64(gcPercentFor(sample[0].Value.Uint64()))
 	now := gcPercentNow.Load()
-	if d := p - now; d*10 >= now || -d*10 >= now {
+	bound := p == minGCPercent || p == maxGCPercent
+	if d := p - now; d != 0 && (bound || d*10 >= now || -d*10 >= now) {
 		debug.SetGCPercent(int(p))
 		gcPercentNow.Store(p)
 	}
