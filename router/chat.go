@@ -254,8 +254,14 @@ func (r *chatRelay) run() {
 	}
 	r.settle()
 	_ = r.stream.Close()
-	if r.done != nil {
-		r.done()
+	r.end()
+}
+
+// end ends a detached call, once.
+func (r *chatRelay) end() {
+	if done := r.done; done != nil {
+		r.done = nil
+		done()
 	}
 }
 
@@ -292,9 +298,23 @@ func (r *chatRelay) resume() {
 	r.g.parked(false)
 	r.cl.upstream += time.Since(r.parkedAt)
 	go func() {
+		defer r.recover()
 		r.chunk, r.err = timed(r.cl, r.stream.Recv)
 		r.run()
 	}()
+}
+
+// recover keeps a bug in one resumed relay from taking the gateway down, as the
+// server's Recover does for handlers: the stream is cut and its call ended; its
+// hold, never settled, expires and is swept.
+func (r *chatRelay) recover() {
+	rec := recover()
+	if rec == nil {
+		return
+	}
+	r.g.log.Error("panic in a stream relay", "request_id", r.cl.rec.RequestID, "panic", rec)
+	_ = r.stream.Close()
+	r.end()
 }
 
 // relayOne writes the current chunk and reports whether the stream goes on.

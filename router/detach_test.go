@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate-gw/tollgate/providers"
 	"github.com/tollgate-gw/tollgate/providers/providertest"
 )
 
@@ -137,5 +138,28 @@ func TestParkedStreamCutAtShutdown(t *testing.T) {
 	}
 	if w := h.wallet(); w.Held != 0 {
 		t.Fatalf("held %s after the cut", w.Held)
+	}
+}
+
+// panickingStream panics on its first read, like a bug in an adapter.
+type panickingStream struct{ closed bool }
+
+func (s *panickingStream) Recv() (providers.Chunk, error) { panic("adapter bug") }
+func (s *panickingStream) Close() error                   { s.closed = true; return nil }
+
+func TestResumedRelayPanicEndsOnlyItsCall(t *testing.T) {
+	h := newHarness(t, usd)
+	stream := &panickingStream{}
+	ended := make(chan struct{})
+	r := &chatRelay{g: h.gw, cl: &call{g: h.gw}, stream: stream, done: func() { close(ended) }}
+	h.gw.parked(true) // as run does before Park
+	r.resume()
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the call of a relay that panicked was not ended")
+	}
+	if !stream.closed || h.gw.parkedNow.Load() != 0 {
+		t.Fatalf("stream closed %v, parked now %d", stream.closed, h.gw.parkedNow.Load())
 	}
 }
