@@ -78,12 +78,16 @@ type Gateway struct {
 	cut           bool               // CutStreams was called
 	parks         atomic.Int64       // times a stream parked
 	parkedNow     atomic.Int64       // streams parked now
+	loadedVersion string             // the configuration version New loaded (at least)
 }
 
 // New prepares a gateway over a store; it loads channels and prices once.
 func New(ctx context.Context, cfg Config, st *store.Store) (*Gateway, error) {
 	cfg.defaults()
 	g := &Gateway{cfg: cfg, store: st, log: cfg.Logger}
+	// The version is read before the load, so a change made in between is seen by
+	// Watch rather than lost (an error leaves "": Watch then reloads once).
+	g.loadedVersion, _ = st.ConfigVersion(ctx)
 	if err := g.Reload(ctx); err != nil {
 		return nil, err
 	}
@@ -111,7 +115,7 @@ const ConfigPollInterval = 500 * time.Millisecond
 // node, the CLI: it polls the store's configuration version and, when it moves,
 // reloads channels and prices and forgets every cached key. It returns when ctx ends.
 func (g *Gateway) Watch(ctx context.Context, every time.Duration) {
-	last, _ := g.store.ConfigVersion(ctx)
+	last := g.loadedVersion
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

@@ -528,3 +528,24 @@ func TestStreamHoldsNoChunkBack(t *testing.T) {
 		}
 	}
 }
+
+// TestWatchSeesChangesMadeBeforeItStarted: a channel added after the gateway loaded
+// its configuration but before Watch began (another node, during start-up) is
+// picked up, not lost.
+func TestWatchSeesChangesMadeBeforeItStarted(t *testing.T) {
+	h := newHarness(t, usd)
+	ctx := context.Background()
+	if err := h.store.PutPrice(ctx, billing.Price{Model: "late-model", Input: 1, Output: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.store.CreateChannel(ctx, store.ChannelInput{Name: ptr("late"), Provider: ptr("openai-compatible"),
+		BaseURL: ptr(h.upstream.URL()), APIKey: ptr("sk-late"), Models: &[]string{"late-model"}}); err != nil {
+		t.Fatal(err)
+	}
+	watchCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go h.gw.Watch(watchCtx, 20*time.Millisecond)
+	waitFor(t, 2*time.Second, "the gateway to serve a model added before Watch started", func() bool {
+		return len(h.gw.catalog.Load().plan("late-model")) > 0
+	})
+}
