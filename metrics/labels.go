@@ -56,16 +56,17 @@ func (s *labelSet) bound(v string) string {
 	return v
 }
 
-// seriesCache maps a bounded callKey to its resolved series. Its size is bounded by
-// the product of the bounded dimensions actually seen.
-type seriesCache struct{ m sync.Map }
+// seriesCache maps a key of bounded label values to its resolved children, so a
+// hot path pays one map read instead of hashing its labels into each vector. Its
+// size is bounded by the product of the bounded dimensions actually seen.
+type seriesCache[K comparable, V any] struct{ m sync.Map }
 
-func (c *seriesCache) get(k callKey, resolve func(callKey) *callSeries) *callSeries {
+func (c *seriesCache[K, V]) get(k K, resolve func(K) V) V {
 	if s, ok := c.m.Load(k); ok {
-		return s.(*callSeries)
+		return s.(V)
 	}
 	s, _ := c.m.LoadOrStore(k, resolve(k))
-	return s.(*callSeries)
+	return s.(V)
 }
 
 // knownCodes are the statuses the gateway itself answers with (router/errors.go)

@@ -64,7 +64,11 @@ type Metrics struct {
 	rateLimited     *prometheus.CounterVec
 
 	models, tenants, channels, providers, endpoints, ops, scopes, limits *labelSet
-	callCache                                                            seriesCache
+	callCache                                                            seriesCache[callKey, *callSeries]
+	tokenCache                                                           seriesCache[[3]string, prometheus.Counter]
+	spendCache                                                           seriesCache[[2]string, prometheus.Counter]
+	attemptCache                                                         seriesCache[[3]string, *attemptSeries]
+	storeCache                                                           seriesCache[string, prometheus.Observer]
 }
 
 // New registers Tollgate's collectors, plus the Go runtime and process collectors,
@@ -222,14 +226,21 @@ func (m *Metrics) Usage(model, tenant string, promptTokens, completionTokens int
 	}
 	model, tenant = m.models.bound(model), m.tenants.bound(tenant)
 	if promptTokens > 0 {
-		m.tokens.WithLabelValues(model, tenant, "prompt").Add(float64(promptTokens))
+		m.tokenCache.get([3]string{model, tenant, "prompt"}, m.resolveTokens).Add(float64(promptTokens))
 	}
 	if completionTokens > 0 {
-		m.tokens.WithLabelValues(model, tenant, "completion").Add(float64(completionTokens))
+		m.tokenCache.get([3]string{model, tenant, "completion"}, m.resolveTokens).Add(float64(completionTokens))
 	}
 	if costNanos > 0 { // a counter only goes up; corrections live in the ledger
-		m.spend.WithLabelValues(model, tenant).Add(float64(costNanos) / nanosPerUSD)
+		m.spendCache.get([2]string{model, tenant}, m.resolveSpend).Add(float64(costNanos) / nanosPerUSD)
 	}
+}
+
+func (m *Metrics) resolveTokens(k [3]string) prometheus.Counter {
+	return m.tokens.WithLabelValues(k[:]...)
+}
+func (m *Metrics) resolveSpend(k [2]string) prometheus.Counter {
+	return m.spend.WithLabelValues(k[:]...)
 }
 
 // Attempt records one try of an upstream channel: status is the upstream's HTTP
@@ -238,9 +249,18 @@ func (m *Metrics) Attempt(channel, provider string, status int, d time.Duration)
 	if m == nil {
 		return
 	}
-	channel, provider = m.channels.bound(channel), m.providers.bound(provider)
-	m.attempts.WithLabelValues(channel, provider, attemptOutcome(status)).Inc()
-	m.upstreamSeconds.WithLabelValues(channel, provider).Observe(max(d, 0).Seconds())
+	s := m.attemptCache.get([3]string{m.channels.bound(channel), m.providers.bound(provider), attemptOutcome(status)}, m.resolveAttempt)
+	s.attempts.Inc()
+	s.seconds.Observe(max(d, 0).Seconds())
+}
+
+type attemptSeries struct {
+	attempts prometheus.Counter
+	seconds  prometheus.Observer
+}
+
+func (m *Metrics) resolveAttempt(k [3]string) *attemptSeries {
+	return &attemptSeries{attempts: m.attempts.WithLabelValues(k[0], k[1], k[2]), seconds: m.upstreamSeconds.WithLabelValues(k[0], k[1])}
 }
 
 // StoreOp records one store operation's duration, and counts it as an error when
@@ -250,7 +270,7 @@ func (m *Metrics) StoreOp(op string, d time.Duration, err error) {
 		return
 	}
 	op = m.ops.bound(op)
-	m.storeSeconds.WithLabelValues(op).Observe(max(d, 0).Seconds())
+	m.storeCache.get(op, func(op string) prometheus.Observer { return m.storeSeconds.WithLabelValues(op) }).Observe(max(d, 0).Seconds())
 	if err != nil {
 		m.storeErrors.WithLabelValues(op).Inc()
 	}

@@ -2,6 +2,7 @@ package router
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -87,7 +88,10 @@ func (g *Gateway) authenticate(c *gin.Context) {
 }
 
 func (g *Gateway) resolveKey(c *gin.Context) (store.APIKey, error) {
-	q := c.Request.URL.Query()
+	var q url.Values
+	if c.Request.URL.RawQuery != "" { // most calls have none: skip parsing it
+		q = c.Request.URL.Query()
+	}
 	for _, name := range []string{"key", "api_key", "api-key", "apikey", "access_token", "token"} {
 		if q.Has(name) {
 			return store.APIKey{}, apiErr(ErrInvalidAPIKey, "", "API keys are not accepted in the URL (it ends up in logs); send it as 'Authorization: Bearer sk-tg-…'. If this key was exposed, ask your operator to revoke it.")

@@ -39,14 +39,17 @@ func GenerateKey() string {
 	return b.String()
 }
 
-func checksum(random string) string {
+func checksum(random string) string { return string(appendChecksum(nil, random)) }
+
+// appendChecksum appends the keyChecksum base62 digits of random's CRC-32.
+func appendChecksum(dst []byte, random string) []byte {
 	sum := crc32.ChecksumIEEE([]byte(random))
-	out := make([]byte, keyChecksum)
+	var out [keyChecksum]byte
 	for i := keyChecksum - 1; i >= 0; i-- {
 		out[i] = base62Digits[sum%62]
 		sum /= 62
 	}
-	return string(out)
+	return append(dst, out[:]...)
 }
 
 // WellFormedKey checks prefix, length, alphabet and checksum: a cheap filter that
@@ -57,12 +60,20 @@ func WellFormedKey(key string) bool {
 	}
 	body := key[len(KeyPrefix):]
 	for i := 0; i < len(body); i++ {
-		if strings.IndexByte(base62Digits, body[i]) < 0 {
+		if !isBase62[body[i]] {
 			return false
 		}
 	}
-	return checksum(body[:keyRandomLen]) == body[keyRandomLen:]
+	var sum [keyChecksum]byte
+	return string(appendChecksum(sum[:0], body[:keyRandomLen])) == body[keyRandomLen:]
 }
+
+var isBase62 = func() (t [256]bool) {
+	for i := 0; i < len(base62Digits); i++ {
+		t[base62Digits[i]] = true
+	}
+	return t
+}()
 
 // KeyDigest is the stored form of a key: SHA-256, hex. Keys carry 178 random bits,
 // so a fast hash is enough; a slow password hash would only slow every call.
