@@ -158,7 +158,7 @@ func (t *Transport) exchange(ctx context.Context, addr string, c *conn, req *htt
 	}
 	c.regrow()
 	for {
-		resp, err := http.ReadResponse(c.br, req)
+		resp, err := readResponse(c.br, req)
 		if err != nil {
 			return fail(err)
 		}
