@@ -128,3 +128,32 @@ func compareWithNetHTTP(raw []byte) string {
 }
 
 func sprint(v any) string { return fmt.Sprintf("%+v", v) }
+
+// BenchmarkReadResponse reads a typical JSON answer's header and body: in place,
+// and with net/http.
+func BenchmarkReadResponse(b *testing.B) {
+	raw := []byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nDate: Fri, 27 Nov 2026 15:00:00 GMT\r\n" +
+		"X-Request-Id: req_fake1\r\nContent-Length: 11\r\n\r\n{\"ok\":true}")
+	for _, c := range []struct {
+		name string
+		read func(*bufio.Reader, *http.Request) (*http.Response, error)
+	}{{"in-place", readResponse}, {"net-http", http.ReadResponse}} {
+		b.Run(c.name, func(b *testing.B) {
+			rd := bytes.NewReader(raw)
+			br := bufio.NewReaderSize(rd, readBufferSize)
+			req := post()
+			b.ReportAllocs()
+			for b.Loop() {
+				rd.Reset(raw)
+				br.Reset(rd)
+				resp, err := c.read(br, req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
