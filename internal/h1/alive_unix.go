@@ -3,11 +3,8 @@
 package h1
 
 import (
-	"errors"
 	"net"
-	"os"
 	"syscall"
-	"time"
 )
 
 // alive reports whether an idle connection can carry a request: the peer has not
@@ -31,33 +28,4 @@ func alive(nc net.Conn) bool {
 		return true
 	})
 	return err == nil && open
-}
-
-// waitReadable waits until nc has bytes to read (or was closed by its peer, or
-// failed) or until the deadline, without reading, and reports which. It leaves nc
-// with no read deadline; Park restores a cancelled call's.
-func waitReadable(nc net.Conn, until time.Time) (bool, error) {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return true, nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return false, err
-	}
-	if err := nc.SetReadDeadline(until); err != nil {
-		return false, err
-	}
-	err = rc.Read(func(fd uintptr) bool {
-		var b [1]byte
-		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		return err != syscall.EAGAIN && err != syscall.EWOULDBLOCK // else: wait, then look again
-	})
-	if derr := nc.SetReadDeadline(time.Time{}); derr != nil {
-		return false, derr
-	}
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return false, nil
-	}
-	return err == nil, err
 }

@@ -1,21 +1,35 @@
 package h1
 
-import "time"
+import (
+	"errors"
+	"os"
+	"time"
+)
 
 // Quiet and Park are for a stream relay that would rather not keep a goroutine
 // waiting on a quiet upstream (providers.Parker). Quiet waits up to linger, on the
-// caller's goroutine, for bytes to read, and reports true when none came (and the
-// body can park). It reads nothing.
+// caller's goroutine, for more of the answer, and reports true when none came (and
+// the body can park). What came is left in the connection's buffer for the next
+// Read, so the wait costs no system call a plain Read would not make.
 func (b *body) Quiet(linger time.Duration) bool {
 	if b.t.WatchReadable == nil || b.eof || b.done.Load() || b.buffered() {
 		return false
 	}
-	readable, err := waitReadable(b.c.nc, time.Now().Add(linger))
-	if b.ctx.Err() != nil {
-		_ = b.c.nc.SetDeadline(aLongTimeAgo) // the wait may have cleared the cancel's deadline
+	b.c.regrow()
+	if err := b.c.nc.SetReadDeadline(time.Now().Add(linger)); err != nil {
 		return false
 	}
-	return !readable && err == nil
+	// One byte more than the buffer holds: it may hold a chunk's closing CRLF.
+	// bufio keeps no error, so a deadline that passes costs the next Read nothing.
+	_, err := b.c.br.Peek(b.c.br.Buffered() + 1)
+	derr := b.c.nc.SetReadDeadline(time.Time{})
+	if b.ctx.Err() != nil {
+		// A cancel sets its deadline after ctx ends: if that came before the line
+		// above, restore it.
+		_ = b.c.nc.SetDeadline(aLongTimeAgo)
+		return false
+	}
+	return derr == nil && errors.Is(err, os.ErrDeadlineExceeded)
 }
 
 // Park arranges for wake to be called once, from another goroutine, when a Read
