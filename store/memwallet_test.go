@@ -148,3 +148,24 @@ func TestWriterDropsAWriteTheDatabaseRefuses(t *testing.T) {
 	}
 	settle() // and it keeps taking calls
 }
+
+// The writer waits longer between commits only under a load that fills its
+// batches quickly; a lighter load keeps short cycles and short commits.
+func TestCommitCycleFollowsTheLoad(t *testing.T) {
+	for _, c := range []struct {
+		n     int
+		since time.Duration
+		want  time.Duration
+	}{
+		{10, 5 * time.Millisecond, commitEvery},       // 2,000 calls a second
+		{19, 5 * time.Millisecond, commitEvery},       // just under busyRate
+		{20, 5 * time.Millisecond, busyCommitEvery},   // 4,000 calls a second
+		{120, 20 * time.Millisecond, busyCommitEvery}, // 6,000: stays busy
+		{60, 20 * time.Millisecond, commitEvery},      // 3,000: back to short cycles
+		{1, time.Minute, commitEvery},                 // the first write after a pause
+	} {
+		if got := cycleAfter(c.n, c.since); got != c.want {
+			t.Errorf("%d writes over %s: next cycle %s, want %s", c.n, c.since, got, c.want)
+		}
+	}
+}

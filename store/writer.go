@@ -171,10 +171,7 @@ func (w *writer) run() {
 		w.room.Broadcast()
 		w.mu.Unlock()
 		retry = nil
-		every = commitEvery
-		if int64(len(batch)) >= busyRate*since.Milliseconds() {
-			every = busyCommitEvery
-		}
+		every = cycleAfter(len(batch), since)
 		stopping := isClosed(w.stop)
 		if len(batch) == 0 {
 			if stopping {
@@ -217,6 +214,15 @@ func (w *writer) run() {
 		}
 		delay = min(2*delay, 5*time.Second)
 	}
+}
+
+// cycleAfter is the wait before the next commit, after a batch of n writes queued
+// over since.
+func cycleAfter(n int, since time.Duration) time.Duration {
+	if int64(n) >= busyRate*since.Milliseconds() {
+		return busyCommitEvery
+	}
+	return commitEvery
 }
 
 // isolate commits a refused batch one write at a time. A write the database refuses
