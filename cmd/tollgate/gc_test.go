@@ -39,7 +39,7 @@ func TestGCPercentKeepsTheHeadroomInBytes(t *testing.T) {
 		liveMB uint64
 		want   int
 	}{
-		{0, 300}, {10, 300}, {40, 300}, {60, 200}, {100, 120}, {120, 100}, {400, 100},
+		{0, 300}, {10, 300}, {40, 300}, {60, 183}, {100, 90}, {120, 66}, {200, 50}, {400, 50},
 	} {
 		if got := gcPercentFor(tc.liveMB << 20); got != tc.want {
 			t.Errorf("live heap %d MB: GOGC %d, want %d", tc.liveMB, got, tc.want)
@@ -53,7 +53,7 @@ func TestGCAdaptsAfterCollections(t *testing.T) {
 	tuneGC(func(string) string { return "" })
 	defer adaptGC.Store(false)
 	ballast := make([][]byte, 0, 300)
-	for range 300 { // a 300 MB live heap: the headroom becomes GOGC=100
+	for range 300 { // a 300 MB live heap: the headroom becomes GOGC=50
 		ballast = append(ballast, make([]byte, 1<<20))
 	}
 	deadline := time.Now().Add(10 * time.Second)
