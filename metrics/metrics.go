@@ -236,11 +236,17 @@ func (m *Metrics) Usage(model, tenant string, promptTokens, completionTokens int
 	}
 }
 
+// The resolve functions look a cache's missing series up in its vector, once.
 func (m *Metrics) resolveTokens(k [3]string) prometheus.Counter {
 	return m.tokens.WithLabelValues(k[:]...)
 }
+
 func (m *Metrics) resolveSpend(k [2]string) prometheus.Counter {
 	return m.spend.WithLabelValues(k[:]...)
+}
+
+func (m *Metrics) resolveStoreOp(op string) prometheus.Observer {
+	return m.storeSeconds.WithLabelValues(op)
 }
 
 // Attempt records one try of an upstream channel: status is the upstream's HTTP
@@ -270,7 +276,7 @@ func (m *Metrics) StoreOp(op string, d time.Duration, err error) {
 		return
 	}
 	op = m.ops.bound(op)
-	m.storeCache.get(op, func(op string) prometheus.Observer { return m.storeSeconds.WithLabelValues(op) }).Observe(max(d, 0).Seconds())
+	m.storeCache.get(op, m.resolveStoreOp).Observe(max(d, 0).Seconds())
 	if err != nil {
 		m.storeErrors.WithLabelValues(op).Inc()
 	}
