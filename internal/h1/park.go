@@ -12,11 +12,17 @@ import (
 // the body can park). What came is left in the connection's buffer for the next
 // Read, so the wait costs no system call a plain Read would not make.
 func (b *body) Quiet(linger time.Duration) bool {
-	if b.t.WatchReadable == nil || b.eof || b.done.Load() || b.buffered() {
+	if b.t.WatchReadable == nil || b.eof || b.done.Load() || b.buffered() || b.ctx.Err() != nil {
 		return false
 	}
 	b.c.regrow()
 	if err := b.c.nc.SetReadDeadline(time.Now().Add(linger)); err != nil {
+		return false
+	}
+	if b.ctx.Err() != nil {
+		// The call ended before the line above, which overrode its cancel's
+		// deadline: restore it, or this Peek would read on for a cancelled call.
+		_ = b.c.nc.SetDeadline(aLongTimeAgo)
 		return false
 	}
 	// One byte more than the buffer holds: it may hold a chunk's closing CRLF.

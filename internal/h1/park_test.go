@@ -108,3 +108,44 @@ func TestCancelEndsQuiet(t *testing.T) {
 		t.Fatalf("read after cancel: %v, want context.Canceled", err)
 	}
 }
+
+// Quiet on a call already cancelled reads nothing more, even from an upstream that
+// keeps sending: the next read returns the context's error.
+func TestQuietAfterCancelReadsNothing(t *testing.T) {
+	srv, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		for r.Context().Err() == nil {
+			io.WriteString(w, "data: more\n\n")
+			w.(http.Flusher).Flush()
+			time.Sleep(time.Millisecond)
+		}
+	})
+	c := &http.Client{Transport: quietTransport()}
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL, nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b := resp.Body.(*body)
+	buf := make([]byte, 1)
+	if _, err := resp.Body.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	for b.buffered() { // what came before the cancel may still be read
+		if _, err := resp.Body.Read(buf); err != nil {
+			break
+		}
+	}
+	time.Sleep(10 * time.Millisecond) // the upstream sends more meanwhile
+	if b.Quiet(time.Second) {
+		t.Fatal("Quiet reported a quiet upstream for a cancelled call")
+	}
+	if b.buffered() {
+		t.Fatal("Quiet read on after the call was cancelled")
+	}
+	if _, err := io.ReadAll(resp.Body); !errors.Is(err, context.Canceled) {
+		t.Fatalf("read after cancel: %v, want context.Canceled", err)
+	}
+}
