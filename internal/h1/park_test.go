@@ -84,16 +84,9 @@ func TestCancelEndsQuiet(t *testing.T) {
 		w.(http.Flusher).Flush()
 		<-r.Context().Done()
 	})
-	c := &http.Client{Transport: quietTransport()}
-	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL, nil)
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp, cancel := startCancellable(t, srv.URL)
 	buf := make([]byte, 64)
-	if _, err := resp.Body.Read(buf); err != nil {
+	if _, err := resp.Body.Read(buf); err != nil { // the rest of the first event
 		t.Fatal(err)
 	}
 	time.AfterFunc(20*time.Millisecond, cancel)
@@ -119,19 +112,9 @@ func TestQuietAfterCancelReadsNothing(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	})
-	c := &http.Client{Transport: quietTransport()}
-	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL, nil)
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp, cancel := startCancellable(t, srv.URL)
 	b := resp.Body.(*body)
 	buf := make([]byte, 1)
-	if _, err := resp.Body.Read(buf); err != nil {
-		t.Fatal(err)
-	}
 	cancel()
 	for b.buffered() { // what came before the cancel may still be read
 		if _, err := resp.Body.Read(buf); err != nil {
@@ -148,4 +131,23 @@ func TestQuietAfterCancelReadsNothing(t *testing.T) {
 	if _, err := io.ReadAll(resp.Body); !errors.Is(err, context.Canceled) {
 		t.Fatalf("read after cancel: %v, want context.Canceled", err)
 	}
+}
+
+// startCancellable calls url through a transport whose answers may park, reads the
+// first byte of the answer, and returns it with the call's cancel. The body is
+// closed when the test ends.
+func startCancellable(t *testing.T, url string) (*http.Response, context.CancelFunc) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, "POST", url, nil)
+	resp, err := (&http.Client{Transport: quietTransport()}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	if _, err := resp.Body.Read(make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	return resp, cancel
 }
