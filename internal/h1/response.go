@@ -10,6 +10,8 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // readResponse reads an answer's status line and header from br. The usual answer
@@ -47,7 +49,7 @@ func parseResponse(br *bufio.Reader, req *http.Request) *http.Response {
 	if !ok || code < 200 || code == http.StatusNoContent || code == http.StatusNotModified {
 		return nil // interim answers and bodiless ones are rare: net/http has their rules
 	}
-	if !validValue(status) {
+	if !httpguts.ValidHeaderFieldValue(status) {
 		return nil
 	}
 
@@ -58,7 +60,7 @@ func parseResponse(br *bufio.Reader, req *http.Request) *http.Response {
 		var l string
 		l, rest, _ = strings.Cut(rest, "\r\n")
 		key, value, ok := strings.Cut(l, ":")
-		if !ok || !validKey(key) || !validValue(value) {
+		if !ok || !httpguts.ValidHeaderFieldName(key) || !httpguts.ValidHeaderFieldValue(value) {
 			return nil
 		}
 		if !canonical(key) {
@@ -123,44 +125,6 @@ func statusCode(s string) (int, bool) {
 		code = code*10 + int(c-'0')
 	}
 	return code, true
-}
-
-// validKey reports a non-empty token (RFC 9110): no space before the colon, no
-// folded line.
-func validKey(k string) bool {
-	if k == "" {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		if !isToken[k[i]] {
-			return false
-		}
-	}
-	return true
-}
-
-var isToken = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
-
-// validValue refuses control characters but tab (CR and LF included: a bare one
-// is a line break net/http would read differently).
-func validValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // canonical reports whether k is already in canonical form ("Content-Type").
