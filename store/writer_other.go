@@ -1,0 +1,6 @@
+//go:build !linux
+
+package store
+
+// yieldToCalls is Linux-only: elsewhere setpriority sets a whole process's.
+func yieldToCalls() {}
