@@ -82,6 +82,7 @@ type writer struct {
 	failing   atomic.Bool  // the last commit failed
 	outbox    atomic.Pointer[Outbox]
 
+	tid   atomic.Int64 // the writer's thread (Linux), once it runs
 	stmts map[string]*sql.Stmt
 	stop  chan struct{}
 	done  chan struct{}
@@ -150,8 +151,8 @@ func (w *writer) flush(ctx context.Context) error {
 }
 
 func (w *writer) run() {
+	w.tid.Store(int64(yieldToCalls()))
 	defer close(w.done)
-	yieldToCalls()
 	delay := writeRetryDelay
 	var retry []writeOp
 	var lastCommit time.Time

@@ -7,9 +7,11 @@ import (
 
 // yieldToCalls moves the writer's goroutine onto a thread of its own at nice
 // writerNice, so its commits give way to the threads serving calls. The goroutine
-// never unlocks: when it ends, the runtime ends the thread instead of handing its
-// lower priority to other goroutines.
-func yieldToCalls() {
+// never unlocks, so no other goroutine ever runs on that thread at its lower
+// priority. It returns the thread's id.
+func yieldToCalls() int {
 	runtime.LockOSThread()
-	_ = syscall.Setpriority(syscall.PRIO_PROCESS, syscall.Gettid(), writerNice)
+	tid := syscall.Gettid()
+	_ = syscall.Setpriority(syscall.PRIO_PROCESS, tid, writerNice)
+	return tid
 }
