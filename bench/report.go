@@ -30,6 +30,9 @@ type row struct {
 	direct, through *result
 }
 
+// loadedPlain reports a loaded scenario of plain (not streamed) calls.
+func (r row) loadedPlain() bool { return r.conns > 1 && strings.HasPrefix(r.name, "plain") }
+
 func (r row) addedP50() time.Duration { return r.through.p50 - r.direct.p50 }
 func (r row) addedP99() time.Duration { return r.through.p99 - r.direct.p99 }
 
@@ -79,7 +82,7 @@ func (rep *report) targets() []target {
 	var ts []target
 	for _, r := range rep.rows {
 		switch {
-		case r.conns > 1 && strings.HasPrefix(r.name, "plain"):
+		case r.loadedPlain():
 			ts = append(ts, target{what: r.name, want: "≥ 10,000 calls/s", got: count(int64(r.through.rps())), met: r.through.rps() >= 10000},
 				target{what: "gateway CPU per call, " + r.name, want: "≤ 100 µs", got: fmt.Sprintf("%.0f µs", float64(r.through.cpuPerCall())/1e3), met: r.through.cpuPerCall() <= 100*time.Microsecond})
 		case r.conns > 1:
@@ -151,7 +154,7 @@ func (rep *report) printHostSpeed() {
 	var plain, stream *row
 	for i := range rep.rows {
 		switch r := &rep.rows[i]; {
-		case r.conns > 1 && strings.HasPrefix(r.name, "plain"):
+		case r.loadedPlain():
 			plain = r
 		case r.conns > 1:
 			stream = r
@@ -161,8 +164,8 @@ func (rep *report) printHostSpeed() {
 		return
 	}
 	speed := plain.direct.rps() / referenceDirect
-	fmt.Printf("\nhost speed: the fake alone did %s plain calls/s at 32 connections, %.2f× the %s of the issue's machine.\n",
-		count(int64(plain.direct.rps())), speed, count(referenceDirect))
+	fmt.Printf("\nhost speed: the fake alone did %s plain calls/s at %d connections, %.2f× the %s it did at 32 on the issue's machine.\n",
+		count(int64(plain.direct.rps())), plain.conns, speed, count(referenceDirect))
 	fmt.Printf("  scaled to that machine: plain %s calls/s at %.0f µs of gateway CPU each", count(int64(plain.through.rps()/speed)),
 		float64(plain.through.cpuPerCall())/1e3*speed)
 	if stream != nil {
