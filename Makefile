@@ -23,10 +23,12 @@ build:
 
 # The whole suite with the race detector. Store and billing invariant tests also run
 # against PostgreSQL when TOLLGATE_TEST_POSTGRES_DSN is set (CI sets it). Then the
-# hot path's allocation budget, which only a build without the race detector counts.
+# hot path's allocation budget, which only a build without the race detector counts,
+# and the GC hook beside small live objects, which only such a build packs together.
 test:
 	$(GO) test -race -count=1 $(PKGS)
 	$(GO) test -count=1 -run 'AllocationBudget' ./router/
+	$(GO) test -count=1 -run 'OnEachGC' ./cmd/tollgate/
 
 test-short:
 	$(GO) test -count=1 $(PKGS)

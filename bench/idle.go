@@ -114,8 +114,8 @@ func (r *idleResult) print() {
 	fmt.Printf("), %s after\n", mb(r.rssAfter))
 	if r.held > 0 {
 		per := func(before, held int64) float64 { return float64(held-before) / float64(r.held) }
-		fmt.Printf("  per stream held: %.1f goroutines, %.1f KB of goroutine stacks, %.1f KB of heap in use (Go runtime figures from /metrics)\n",
-			per(r.goBefore.goroutines, r.goHeld.goroutines), per(r.goBefore.stacks, r.goHeld.stacks)/1024, per(r.goBefore.heap, r.goHeld.heap)/1024)
+		fmt.Printf("  per stream held: %.1f goroutines, %.1f KB of goroutine stacks, %.1f KB of heap in use; collector at GOGC %d (Go runtime figures from /metrics)\n",
+			per(r.goBefore.goroutines, r.goHeld.goroutines), per(r.goBefore.stacks, r.goHeld.stacks)/1024, per(r.goBefore.heap, r.goHeld.heap)/1024, r.goHeld.gcPercent)
 	}
 	if r.settledErr != nil {
 		fmt.Printf("  FAILED: %v\n", r.settledErr)

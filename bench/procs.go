@@ -212,7 +212,7 @@ func (g *gateway) held(ctx context.Context) (string, error) {
 }
 
 // goStats are Go runtime figures of the gateway: what its memory holds.
-type goStats struct{ goroutines, heap, stacks int64 } // heap and stacks in use, bytes
+type goStats struct{ goroutines, heap, stacks, gcPercent int64 } // heap and stacks in use, bytes
 
 // goStats reads the gateway's Go runtime figures from its Prometheus endpoint.
 func (g *gateway) goStats() (goStats, error) {
@@ -224,7 +224,7 @@ func (g *gateway) goStats() (goStats, error) {
 		return s, err
 	}
 	defer resp.Body.Close()
-	want := map[string]*int64{"go_goroutines": &s.goroutines, "go_memstats_heap_inuse_bytes": &s.heap, "go_memstats_stack_inuse_bytes": &s.stacks}
+	want := map[string]*int64{"go_goroutines": &s.goroutines, "go_memstats_heap_inuse_bytes": &s.heap, "go_memstats_stack_inuse_bytes": &s.stacks, "go_gc_gogc_percent": &s.gcPercent}
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		name, value, _ := strings.Cut(sc.Text(), " ")

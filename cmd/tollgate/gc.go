@@ -80,8 +80,10 @@ func adaptGCPercent() {
 }
 
 // gcSentinel is an object whose finalizer runs after each collection and re-arms
-// itself; it is not zero-sized, as finalizers of zero-sized objects may never run.
-type gcSentinel struct{ _ [8]byte }
+// itself. It holds a pointer so that it gets a block of its own: the runtime packs
+// small pointer-free objects together, and a finalizer on one of them waits until
+// every object in its block is unreachable, which may be never.
+type gcSentinel struct{ _ *byte }
 
 // onEachGC calls f after every garbage collection, on the finalizer goroutine.
 func onEachGC(f func()) {

@@ -4,6 +4,7 @@ import (
 	"math"
 	"runtime"
 	"runtime/debug"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -69,4 +70,29 @@ func TestGCAdaptsAfterCollections(t *testing.T) {
 		t.Fatalf("the runtime's GOGC is %d, not the %d set", got, minGCPercent)
 	}
 	runtime.KeepAlive(ballast)
+}
+
+// TestOnEachGCBesideLongLivedObjects: the hook runs after collections even when small
+// objects allocated next to its sentinel stay reachable (it once shared their block,
+// and the GC percent then stayed at 300 with 10,000 streams held). Only a build
+// without the race detector packs small objects together: `make test` runs it so.
+func TestOnEachGCBesideLongLivedObjects(t *testing.T) {
+	var calls [8]atomic.Int32
+	kept := make([]*[8]byte, 0, 2*len(calls))
+	for i := range calls {
+		kept = append(kept, new([8]byte))
+		onEachGC(func() { calls[i].Add(1) })
+		kept = append(kept, new([8]byte))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for i := range calls {
+		for calls[i].Load() == 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("hook %d never ran after collections", i)
+			}
+			runtime.GC()
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	runtime.KeepAlive(kept)
 }
