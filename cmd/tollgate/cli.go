@@ -127,41 +127,66 @@ type cliConfig struct {
 	values map[string]*string
 }
 
-// parseWith parses the shared flags plus a command's own string flags.
+// parseWith parses a command's own string flags, the shared store flags and its
+// positional arguments, in any order (parseOps): a flag after an argument once
+// went unread, and `tenant create acme --data-dir /srv` created the tenant in
+// ./data. A command takes at most the arguments cliArgs names.
 func parseWith(name string, args []string, getenv func(string) string, stderr io.Writer, own []string) (cliConfig, []string, error) {
-	values := map[string]*string{}
-	var ownArgs, sharedArgs []string
-	isOwn := map[string]bool{}
-	for _, f := range own {
-		isOwn[f] = true
-	}
-	// Split args: a command's own flags are parsed apart from the shared ones.
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		flagName := strings.TrimLeft(strings.SplitN(a, "=", 2)[0], "-")
-		if strings.HasPrefix(a, "-") && isOwn[flagName] {
-			ownArgs = append(ownArgs, a)
-			if !strings.Contains(a, "=") && i+1 < len(args) {
-				ownArgs = append(ownArgs, args[i+1])
-				i++
-			}
-			continue
-		}
-		sharedArgs = append(sharedArgs, a)
-	}
 	fs := flag.NewFlagSet("tollgate "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	values := map[string]*string{}
 	for _, f := range own {
-		values[f] = fs.String(f, "", "")
+		values[f] = fs.String(f, "", cliFlagUsage[f])
 	}
-	if err := fs.Parse(ownArgs); err != nil {
-		return cliConfig{}, nil, err
+	allowed := cliArgs[name]
+	synopsis := name + " [flags]"
+	if allowed != "" {
+		synopsis += " [" + allowed + "]"
 	}
-	cfg, rest, err := ParseFlags(name, sharedArgs, getenv, stderr)
+	cfg, rest, err := parseOps(name, synopsis, fs, args, getenv, stderr)
 	if err != nil {
 		return cliConfig{}, nil, err
 	}
+	most := 0
+	if allowed != "" {
+		most = 1
+	}
+	if len(rest) > most {
+		return cliConfig{}, nil, opsUsageError(fs, stderr, "unexpected argument %q", rest[most])
+	}
 	return cliConfig{Config: cfg, values: values}, rest, nil
+}
+
+// cliFlagUsage explains the commands' own flags in their usage.
+var cliFlagUsage = map[string]string{
+	"name":            "name of the tenant, key or channel",
+	"tenant":          "tenant id (ten_…)",
+	"amount":          "amount in USD, e.g. 12.50",
+	"note":            "note kept in the ledger",
+	"idempotency-key": "a repeated top-up with the same key credits once",
+	"models":          "comma-separated model names",
+	"budget":          "the key's spending limit in USD",
+	"expires":         "expiry: RFC 3339 time (2027-01-01T00:00:00Z) or a duration (720h)",
+	"id":              "id of the key to revoke",
+	"provider":        "upstream provider (openai, anthropic, gemini, …)",
+	"base-url":        "the upstream's API base URL",
+	"api-key":         "the upstream's API key (stored encrypted)",
+	"model-map":       "JSON object of model names: {\"gpt-4o\":\"my-deployment\"}",
+	"priority":        "higher is tried first",
+	"weight":          "share of traffic among channels of one priority",
+	"model":           "model name",
+	"input":           "USD per million input tokens",
+	"output":          "USD per million output tokens",
+	"cached-input":    "USD per million cached input tokens",
+	"cache-write":     "USD per million cache-write tokens",
+	"context-window":  "the model's context window, in tokens",
+	"max-output":      "the model's output limit, in tokens",
+	"new-secret-key":  "the new secret key: 32 bytes as 64 hex characters or base64",
+}
+
+// cliArgs names the one positional argument a command takes instead of a flag.
+var cliArgs = map[string]string{
+	"tenant create": "name",
+	"key revoke":    "id",
 }
 
 type cli struct {

@@ -149,3 +149,42 @@ func TestCLIChangesAreAudited(t *testing.T) {
 		t.Fatalf("entries %+v", entries)
 	}
 }
+
+// TestCLIFlagsAfterArguments: flags count wherever they stand on the line. A flag
+// after an argument once went unread: `tenant create acme --data-dir D` created the
+// tenant in ./data instead of D.
+func TestCLIFlagsAfterArguments(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(t.TempDir()) // where ./data would appear
+	code, id, stderr := runCmd(t, nil, "tenant", "create", "acme", "--data-dir", dir)
+	if code != 0 || !strings.HasPrefix(id, "ten_") {
+		t.Fatalf("tenant create: %d %q %s", code, id, stderr)
+	}
+	if _, err := os.Stat("data"); !os.IsNotExist(err) {
+		t.Fatalf("./data was created (%v): the --data-dir after the argument went unread", err)
+	}
+	if code, out, stderr := runCmd(t, nil, "tenant", "list", "--data-dir", dir); code != 0 || !strings.Contains(out, id) {
+		t.Fatalf("tenant list in --data-dir: %d %q %s", code, out, stderr)
+	}
+	code, key, stderr := runCmd(t, nil, "key", "create", "--tenant", id, "--data-dir", dir, "--name", "k")
+	if code != 0 || !strings.HasPrefix(key, "sk-tg-") {
+		t.Fatalf("key create: %d %q %s", code, key, stderr)
+	}
+}
+
+// TestCLIRefusesStrayArguments: a command that takes no argument says so instead of
+// ignoring it, and one that takes one refuses a second.
+func TestCLIRefusesStrayArguments(t *testing.T) {
+	env := map[string]string{"TOLLGATE_DATA_DIR": t.TempDir()}
+	for _, args := range [][]string{
+		{"tenant", "list", "acme"},
+		{"topup", "ten_x", "--amount", "5"},
+		{"tenant", "create", "acme", "extra"},
+		{"key", "revoke", "key_1", "key_2"},
+	} {
+		code, _, stderr := runCmd(t, env, args...)
+		if code != 2 || !strings.Contains(stderr, "unexpected argument") || !strings.Contains(stderr, "Usage: tollgate "+args[0]) {
+			t.Errorf("%q: exit %d, stderr %q; want 2 and the unexpected argument named with the usage", args, code, stderr)
+		}
+	}
+}
