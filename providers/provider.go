@@ -121,6 +121,10 @@ type UpstreamError struct {
 	// Quota is set when the upstream refused for billing reasons (its 402 or an
 	// insufficient_quota code): the operator's problem, never the tenant's.
 	Quota bool
+	// RetryAfter is how long the upstream asked not to be called again (its
+	// Retry-After or retry-after-ms header, or Google's RetryInfo); 0 when it did
+	// not say.
+	RetryAfter time.Duration
 }
 
 func (e *UpstreamError) Error() string {

@@ -300,11 +300,12 @@ func (cl *call) attempt(rt route, started time.Time, err error) {
 	now := time.Now()
 	a := store.Attempt{ChannelID: rt.channel.ID, Provider: rt.channel.Provider, Status: 200, LatencyMs: now.Sub(started).Milliseconds()}
 	o := outcomeOK
+	var wait time.Duration // what the upstream asked for
 	if err != nil {
 		a.Status = classify(err).status
 		var ue *providers.UpstreamError
 		if errors.As(err, &ue) {
-			a.Status = ue.Status
+			a.Status, wait = ue.Status, ue.RetryAfter
 		}
 		a.Error = err.Error()
 		switch {
@@ -320,7 +321,7 @@ func (cl *call) attempt(rt route, started time.Time, err error) {
 	if err != nil {
 		cl.traceHeaders(rt)
 	}
-	cl.g.health.record(rt.channel.ID, o, now.Sub(started), a.Error, now)
+	cl.g.health.record(rt.channel.ID, o, now.Sub(started), a.Error, wait, now)
 }
 
 // served marks the channel that answered, in the log and in response headers, so a
@@ -378,7 +379,11 @@ func (cl *call) failover(ctx context.Context, model string, plan []route, try fu
 		}
 	}
 	if tried == 0 {
-		return errAllCircuitsOpen(model)
+		ids := make([]string, len(plan))
+		for i, rt := range plan {
+			ids[i] = rt.channel.ID
+		}
+		return errAllCircuitsOpen(model, cl.g.health.reopensIn(ids, time.Now()))
 	}
 	if errors.Is(lastErr, context.Canceled) && cl.ctx.Err() != nil {
 		cl.rec.Status, cl.rec.ErrorCode = 499, "client_closed_request"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/tollgate-gw/tollgate/billing"
@@ -81,7 +82,38 @@ type mapped struct {
 // named so an operator reading the error knows the exact call to make.
 const TopupHint = "Ask your Tollgate operator to top up your tenant (POST /admin/api/v1/tenants/{id}/topups)."
 
+// retryAfterError is an error whose answer tells the client when to try again.
+type retryAfterError struct {
+	err  error
+	wait time.Duration
+}
+
+func (e *retryAfterError) Error() string { return e.err.Error() }
+func (e *retryAfterError) Unwrap() error { return e.err }
+
+// classify maps an error to its answer, with a Retry-After header when the gateway
+// or the upstream knows how long the client should wait.
 func classify(err error) mapped {
+	m := classifyError(err)
+	var wait time.Duration
+	var rae *retryAfterError
+	var ue *providers.UpstreamError
+	switch {
+	case errors.As(err, &rae):
+		wait = rae.wait
+	case errors.As(err, &ue) && (ue.Status == http.StatusTooManyRequests || ue.Status == http.StatusServiceUnavailable):
+		wait = ue.RetryAfter
+	}
+	if wait > 0 {
+		if m.headers == nil {
+			m.headers = map[string]string{}
+		}
+		m.headers["Retry-After"] = strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10)
+	}
+	return m
+}
+
+func classifyError(err error) mapped {
 	var re *RequestError
 	msg := err.Error()
 	param := ""

@@ -4,8 +4,10 @@ import (
 	"context"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/tollgate-gw/tollgate/billing"
+	"github.com/tollgate-gw/tollgate/providers"
 	"github.com/tollgate-gw/tollgate/providers/providertest"
 	"github.com/tollgate-gw/tollgate/store"
 )
@@ -160,5 +162,72 @@ func TestBilledAtServedModelsPrice(t *testing.T) {
 	want := billing.Nanos(100*100 + 100*200) // cheap-model's rates
 	if rec := h.calls()[0]; rec.Cost != want || rec.UpstreamModel != "cheap-model" {
 		t.Fatalf("cost %s upstream %q, want %s at the served model's price", rec.Cost, rec.UpstreamModel, want)
+	}
+}
+
+// TestUpstreamRetryAfterIsHonoured: a channel that answers 429 with a Retry-After is
+// left alone that long. The client hears the wait; with no other channel the next
+// call is refused at once (503, nothing charged, no upstream call) and hears what
+// is left of it; with another channel, the calls go there at the first attempt.
+func TestUpstreamRetryAfterIsHonoured(t *testing.T) {
+	t.Run("OnlyChannel", func(t *testing.T) {
+		h := newHarness(t, usd)
+		h.upstream.SetBehavior(providertest.Behavior{Error: providertest.RateLimitError("30")})
+		resp, body := h.post("/v1/chat/completions", chatBody(nil))
+		if resp.StatusCode != http.StatusBadGateway || *errorOf(t, body).Code != "upstream_rate_limited" || resp.Header.Get("Retry-After") != "30" {
+			t.Fatalf("status %d, Retry-After %q: %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+		}
+		resp, body = h.post("/v1/chat/completions", chatBody(nil))
+		if ra := resp.Header.Get("Retry-After"); resp.StatusCode != http.StatusServiceUnavailable ||
+			*errorOf(t, body).Code != "no_channel_available" || (ra != "30" && ra != "29") {
+			t.Fatalf("second call: status %d, Retry-After %q: %s", resp.StatusCode, ra, body)
+		}
+		if n := h.upstream.CallCount(); n != 1 {
+			t.Fatalf("the channel was called %d times within its Retry-After, want 1", n)
+		}
+		if w := h.wallet(); w.Balance != usd || w.Held != 0 {
+			t.Fatalf("balance %s, held %s: refused calls must cost nothing", w.Balance, w.Held)
+		}
+	})
+	t.Run("AnotherChannelServes", func(t *testing.T) {
+		h := newHarness(t, usd)
+		h.upstream.SetBehavior(providertest.Behavior{Error: providertest.RateLimitError("30")}) // "fake", priority 0
+		backup := h.addChannel("backup", -1, 1, nil)
+		for i, wantAttempts := range []string{"2", "1", "1"} {
+			resp, body := h.post("/v1/chat/completions", chatBody(nil))
+			if resp.StatusCode != 200 || resp.Header.Get("X-Tollgate-Channel") != "backup" || resp.Header.Get("X-Tollgate-Attempts") != wantAttempts {
+				t.Fatalf("call %d: status %d, channel %q, attempts %q: %s", i, resp.StatusCode,
+					resp.Header.Get("X-Tollgate-Channel"), resp.Header.Get("X-Tollgate-Attempts"), body)
+			}
+		}
+		if h.upstream.CallCount() != 1 || backup.CallCount() != 3 {
+			t.Fatalf("calls: rate-limited %d, backup %d", h.upstream.CallCount(), backup.CallCount())
+		}
+	})
+}
+
+func TestHealthBookRetryAfter(t *testing.T) {
+	var b healthBook
+	now := time.Now()
+	b.record("a", outcomeFailed, time.Millisecond, "429", 2*time.Second, now)
+	if b.allow("a", now.Add(time.Second)) {
+		t.Fatal("a channel that asked for 2 s was called after 1 s")
+	}
+	if got := b.reopensIn([]string{"a"}, now.Add(500*time.Millisecond)); got != 1500*time.Millisecond {
+		t.Fatalf("reopens in %v, want 1.5s", got)
+	}
+	if !b.allow("a", now.Add(2*time.Second)) {
+		t.Fatal("the channel was not let back in once its wait was over")
+	}
+	b.record("b", outcomeFailed, time.Millisecond, "429", 24*time.Hour, now)
+	b.record("c", outcomeFailed, time.Millisecond, "503", 3*time.Second, now)
+	if got := b.reopensIn([]string{"b", "c"}, now); got != 3*time.Second {
+		t.Fatalf("reopens in %v, want the sooner channel's 3s", got)
+	}
+	if got := b.reopensIn([]string{"b"}, now); got != providers.MaxRetryAfter {
+		t.Fatalf("reopens in %v: a day-long Retry-After is capped at %v", got, providers.MaxRetryAfter)
+	}
+	if !b.allow("b", now.Add(providers.MaxRetryAfter)) {
+		t.Fatal("a day-long Retry-After kept the channel out beyond MaxRetryAfter")
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/tollgate-gw/tollgate/providers"
 )
 
 // Circuit breaker tuning: a channel that fails breakerThreshold times in a row is
@@ -97,8 +99,10 @@ const (
 	outcomeNeutral                // says nothing about the channel (the client went away)
 )
 
-// record notes an attempt's outcome and moves the circuit.
-func (b *healthBook) record(id string, o outcome, latency time.Duration, errText string, now time.Time) {
+// record notes an attempt's outcome and moves the circuit. A failed channel that
+// asked to be left alone for wait (its Retry-After) is out of rotation that long:
+// calls sent before then would only be refused again.
+func (b *healthBook) record(id string, o outcome, latency time.Duration, errText string, wait time.Duration, now time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	s := b.get(id)
@@ -124,10 +128,41 @@ func (b *healthBook) record(id string, o outcome, latency time.Duration, errText
 	s.Failures++
 	s.Consecutive++
 	s.LastError, s.LastErrorAt = errText, now
+	open, until := false, now
 	if s.State == CircuitHalfOpen || s.Consecutive >= breakerThreshold {
-		s.State = CircuitOpen
-		s.OpenUntil = now.Add(breakerCooldown)
+		open, until = true, now.Add(breakerCooldown)
 	}
+	if wait > 0 {
+		open, until = true, latest(until, now.Add(min(wait, providers.MaxRetryAfter)))
+	}
+	if open {
+		s.State, s.OpenUntil = CircuitOpen, latest(until, s.OpenUntil)
+	}
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// reopensIn is how long until the first of these channels takes calls again, for
+// the Retry-After of a call that found them all out of rotation.
+func (b *healthBook) reopensIn(ids []string, now time.Time) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	soonest := time.Duration(-1)
+	for _, id := range ids {
+		wait := time.Second // half-open, its probe still running
+		if s := b.m[id]; s != nil && s.State == CircuitOpen {
+			wait = max(s.OpenUntil.Sub(now), 0)
+		}
+		if soonest < 0 || wait < soonest {
+			soonest = wait
+		}
+	}
+	return max(soonest, 0)
 }
 
 func (b *healthBook) snapshot() []ChannelHealth {
@@ -149,6 +184,7 @@ func (b *healthBook) snapshot() []ChannelHealth {
 // and dashboard.
 func (g *Gateway) ChannelHealth() []ChannelHealth { return g.health.snapshot() }
 
-func errAllCircuitsOpen(model string) error {
-	return apiErr(ErrNoChannel, "", "Every channel serving '%s' is failing and has been taken out of rotation for a short while; nothing was charged. Retry shortly.", model)
+func errAllCircuitsOpen(model string, wait time.Duration) error {
+	return &retryAfterError{wait: wait, err: apiErr(ErrNoChannel, "",
+		"Every channel serving '%s' is failing or asked for a pause and is out of rotation for a short while; nothing was charged. Retry after the time in the Retry-After header.", model)}
 }

@@ -330,3 +330,16 @@ func TestChatTransport(t *testing.T) {
 		}
 	})
 }
+
+// TestRetryAfter: Anthropic's retry-after on a 429 reaches the router.
+func TestRetryAfter(t *testing.T) {
+	s, c := newFake(t)
+	s.SetBehavior(providertest.AnthropicBehavior{Error: providertest.AnthropicRateLimitError("30")})
+	_, err := c.Chat(context.Background(), chatReq(chatBody))
+	_, serr := c.ChatStream(context.Background(), chatReq(chatBody))
+	for _, e := range []error{err, serr} {
+		if got := upstreamError(t, e).RetryAfter; got != 30*time.Second {
+			t.Errorf("RetryAfter %v, want 30s", got)
+		}
+	}
+}

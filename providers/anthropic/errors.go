@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/tollgate-gw/tollgate/providers/internal/body"
 
@@ -40,7 +41,9 @@ var errorStatus = map[string]int{
 // a bounded part of its body for the message.
 func (c *Client) errorFromResponse(resp *http.Response) error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
-	return c.errorFromBody(resp.StatusCode, body)
+	e := c.errorFromBody(resp.StatusCode, body)
+	e.RetryAfter = providers.ParseRetryAfter(resp.Header, time.Now())
+	return e
 }
 
 // errorFromBody maps an error body to an *providers.UpstreamError. It understands

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/tollgate-gw/tollgate/providers"
 )
@@ -110,7 +111,7 @@ func TestCaptures(t *testing.T) {
 			want   providers.UpstreamError
 		}{
 			{"error_invalid_api_key.json", 400, providers.UpstreamError{Status: 401, Code: "API_KEY_INVALID", Message: "API key not valid. Please pass a valid API key."}},
-			{"error_resource_exhausted.json", 429, providers.UpstreamError{Status: 429, Code: "RESOURCE_EXHAUSTED"}},
+			{"error_resource_exhausted.json", 429, providers.UpstreamError{Status: 429, Code: "RESOURCE_EXHAUSTED", RetryAfter: 21 * time.Second}},
 			{"error_internal.json", 500, providers.UpstreamError{Status: 500, Code: "INTERNAL"}},
 		} {
 			c := serveCapture(t, tt.status, "application/json; charset=UTF-8", capture(t, tt.file))

@@ -386,3 +386,16 @@ func jsonQuote(s string) string {
 	b, _ := marshal(s)
 	return string(b)
 }
+
+// TestRetryAfter: Google's RetryInfo delay on a per-minute 429 reaches the router.
+func TestRetryAfter(t *testing.T) {
+	s, c := newFake(t)
+	s.SetBehavior(providertest.GeminiBehavior{Error: providertest.GeminiRateLimitError("21s")})
+	_, err := c.Chat(context.Background(), chatReq(chatBody))
+	_, serr := c.ChatStream(context.Background(), chatReq(chatBody))
+	for _, e := range []error{err, serr} {
+		if got := upstreamError(t, e).RetryAfter; got != 21*time.Second {
+			t.Errorf("RetryAfter %v, want 21s", got)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/tollgate-gw/tollgate/providers/internal/body"
 
@@ -29,6 +30,7 @@ type googleError struct {
 	Details []struct {
 		Type       string `json:"@type"`
 		Reason     string `json:"reason"`
+		RetryDelay string `json:"retryDelay"` // google.rpc.RetryInfo: "21s"
 		Violations []struct {
 			QuotaID     string `json:"quotaId"`
 			QuotaMetric string `json:"quotaMetric"`
@@ -40,7 +42,11 @@ type googleError struct {
 // a bounded part of its body for the message.
 func (c *Client) errorFromResponse(resp *http.Response) error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
-	return c.errorFromBody(resp.StatusCode, body)
+	e := c.errorFromBody(resp.StatusCode, body)
+	if wait := providers.ParseRetryAfter(resp.Header, time.Now()); wait > 0 {
+		e.RetryAfter = wait
+	}
+	return e
 }
 
 // errorFromBody maps a Google error body to an *providers.UpstreamError. The
@@ -89,6 +95,11 @@ func (c *Client) errorFromBody(status int, body []byte) *providers.UpstreamError
 	lower := strings.ToLower(msg)
 	perMinute := strings.Contains(lower, "per minute")
 	for _, d := range ge.Details {
+		if strings.HasSuffix(d.Type, "google.rpc.RetryInfo") {
+			if wait, err := time.ParseDuration(d.RetryDelay); err == nil && wait > 0 {
+				e.RetryAfter = min(wait, providers.MaxRetryAfter)
+			}
+		}
 		if d.Reason == "API_KEY_INVALID" {
 			e.Status, e.Code = http.StatusUnauthorized, "API_KEY_INVALID"
 		}

@@ -394,3 +394,22 @@ func TestParseUsageReadsTopLevelOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestRetryAfter: the wait a rate-limited upstream asks for reaches the router, for
+// complete answers and streams alike; an answer that names none asks for none.
+func TestRetryAfter(t *testing.T) {
+	s, c := newFake(t)
+	for _, tc := range []struct {
+		header string
+		want   time.Duration
+	}{{"3", 3 * time.Second}, {"", 0}} {
+		s.SetBehavior(providertest.Behavior{Error: providertest.RateLimitError(tc.header)})
+		_, err := c.Chat(context.Background(), chatReq(chatBody))
+		_, serr := c.ChatStream(context.Background(), chatReq(`{"model":"m","messages":[],"stream":true}`))
+		for _, e := range []error{err, serr} {
+			if got := upstreamError(t, e).RetryAfter; got != tc.want {
+				t.Errorf("Retry-After %q: RetryAfter %v, want %v", tc.header, got, tc.want)
+			}
+		}
+	}
+}
