@@ -113,6 +113,7 @@ func classify(err error) mapped {
 	return m
 }
 
+// classifyError maps an error to its status, type, code and message.
 func classifyError(err error) mapped {
 	var re *RequestError
 	msg := err.Error()
