@@ -135,9 +135,10 @@ func Elements(arr []byte, f func(raw []byte)) bool {
 }
 
 // Plain reports whether the quoted JSON string q is its own text between its quotes
-// (no escapes, valid UTF-8), so that it can be used without decoding.
+// (no escapes, valid UTF-8), so that it can be used without decoding. q must be the
+// string alone: with whitespace after it, its last byte is no quote.
 func Plain(q []byte) bool {
-	return len(q) >= 2 && q[0] == '"' && plain(q[1:len(q)-1])
+	return len(q) >= 2 && q[0] == '"' && q[len(q)-1] == '"' && plain(q[1:len(q)-1])
 }
 
 // Get returns the value of the member named key (exactly), if there is one.

@@ -319,7 +319,7 @@ func TestEachAndElements(t *testing.T) {
 	if !Elements([]byte(`[]`), func([]byte) { t.Fatal("called for an empty array") }) || Elements([]byte(`{}`), func([]byte) {}) {
 		t.Fatal("Elements: wrong report for [] or {}")
 	}
-	for q, want := range map[string]bool{`"abc"`: true, `"é"`: true, `"a\"b"`: false, "\"\xff\"": false, `""`: true, `"`: false} {
+	for q, want := range map[string]bool{`"abc"`: true, `"é"`: true, `"a\"b"`: false, "\"\xff\"": false, `""`: true, `"`: false, `"" `: false, `"a" `: false} {
 		if Plain([]byte(q)) != want {
 			t.Errorf("Plain(%s) = %v", q, !want)
 		}
