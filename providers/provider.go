@@ -138,6 +138,15 @@ func (e *UpstreamError) Error() string {
 	}
 }
 
+// Wait is how long to leave the upstream alone: its RetryAfter, when it came with a
+// 429 or 503 (a wait on any other refusal says nothing about calling again).
+func (e *UpstreamError) Wait() time.Duration {
+	if e.Status == http.StatusTooManyRequests || e.Status == http.StatusServiceUnavailable {
+		return e.RetryAfter
+	}
+	return 0
+}
+
 // Unwrap lets errors.Is(err, ErrUpstream) find every upstream failure.
 func (e *UpstreamError) Unwrap() error { return ErrUpstream }
 

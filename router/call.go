@@ -305,7 +305,7 @@ func (cl *call) attempt(rt route, started time.Time, err error) {
 		a.Status = classify(err).status
 		var ue *providers.UpstreamError
 		if errors.As(err, &ue) {
-			a.Status, wait = ue.Status, ue.RetryAfter
+			a.Status, wait = ue.Status, ue.Wait()
 		}
 		a.Error = err.Error()
 		switch {

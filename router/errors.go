@@ -101,8 +101,8 @@ func classify(err error) mapped {
 	switch {
 	case errors.As(err, &rae):
 		wait = rae.wait
-	case errors.As(err, &ue) && (ue.Status == http.StatusTooManyRequests || ue.Status == http.StatusServiceUnavailable):
-		wait = ue.RetryAfter
+	case errors.As(err, &ue):
+		wait = ue.Wait()
 	}
 	if wait > 0 {
 		if m.headers == nil {
