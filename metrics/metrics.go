@@ -292,17 +292,25 @@ func (m *Metrics) SetHoldsOutstanding(count int64, totalNanos int64) {
 	m.holdsUSD.Set(float64(totalNanos) / nanosPerUSD)
 }
 
-// StreamParked counts a stream that parks (true) or wakes (false).
+// StreamParked counts a stream that parks (true) or wakes (false) in the streams
+// parked now.
 func (m *Metrics) StreamParked(parked bool) {
 	if m == nil {
 		return
 	}
 	if parked {
-		m.streamParks.Inc()
 		m.streamsParked.Inc()
 		return
 	}
 	m.streamsParked.Dec()
+}
+
+// StreamPark counts one park in the total; a stream that was about to park but
+// could not (its upstream spoke first) is not counted.
+func (m *Metrics) StreamPark() {
+	if m != nil {
+		m.streamParks.Inc()
+	}
 }
 
 // RateLimited counts one 429: scope is what was limited ("key", "tenant") and limit

@@ -180,7 +180,11 @@ func TestScrapeShowsObservations(t *testing.T) {
 	m.StoreOp("settle", 4*time.Millisecond, errors.New("database is locked"))
 	m.SetHoldsOutstanding(3, 2_500_000_000)
 	m.StreamParked(true)
+	m.StreamPark()
 	m.StreamParked(true)
+	m.StreamPark()
+	m.StreamParked(false)
+	m.StreamParked(true) // a park that did not happen: not in the total
 	m.StreamParked(false)
 	m.RateLimited("key", "requests")
 	m.RateLimited("key", "requests")

@@ -242,11 +242,13 @@ func (r *chatRelay) run() {
 			if r.parker.Quiet(parkLinger) && r.detach() {
 				r.parkedAt = t0
 				r.w.Release()
-				r.g.parked(true)
+				g := r.g
+				g.parked(true) // before Park: resume may run before Park returns
 				if r.parker.Park(r.resume) {
-					return // r is resume's now
+					g.parkCounted() // r is resume's now
+					return
 				}
-				r.g.parked(false)
+				g.parked(false)
 			}
 			r.cl.upstream += time.Since(t0)
 		}
@@ -265,15 +267,21 @@ func (r *chatRelay) end() {
 	}
 }
 
-// parked counts a stream that parks or wakes.
+// parked counts a stream that parks or wakes (or did not park after all) in the
+// streams parked now.
 func (g *Gateway) parked(parks bool) {
 	if parks {
-		g.parks.Add(1)
 		g.parkedNow.Add(1)
 	} else {
 		g.parkedNow.Add(-1)
 	}
 	g.cfg.Metrics.StreamParked(parks)
+}
+
+// parkCounted counts a park that happened in the total.
+func (g *Gateway) parkCounted() {
+	g.parks.Add(1)
+	g.cfg.Metrics.StreamPark()
 }
 
 // detach moves a quiet stream off its handler, once; false leaves it attached for

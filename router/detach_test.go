@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tollgate-gw/tollgate/internal/h1"
 	"github.com/tollgate-gw/tollgate/providers"
 	"github.com/tollgate-gw/tollgate/providers/providertest"
 )
@@ -121,6 +123,30 @@ func TestParkedStreamClientLeaves(t *testing.T) {
 	}
 	if n := h.gw.parkedNow.Load(); n != 0 {
 		t.Fatalf("%d streams still parked", n)
+	}
+}
+
+// A stream that goes quiet but cannot park (its upstream connection cannot be
+// watched) goes on reading on its goroutine, and is not counted as parked.
+func TestStreamThatCannotParkIsNotCounted(t *testing.T) {
+	unwatchable := &h1.Transport{Dial: (&net.Dialer{}).DialContext, Fallback: &http.Transport{}, MaxIdlePerHost: 4,
+		IdleTimeout: time.Minute, WatchReadable: func(net.Conn, func()) (func() bool, bool) { return nil, false }}
+	h := newHarness(t, usd, func(c *Config) { c.HTTPClient = &http.Client{Transport: unwatchable} })
+	h.upstream.SetBehavior(providertest.Behavior{Text: "one two three", ChunkDelay: 3 * parkLinger, PromptTokens: 10, CompletionTokens: 3})
+	resp, _ := h.streamOn(&http.Client{Transport: &http.Transport{}})
+	lines := dataLines(t, resp.Body)
+	resp.Body.Close()
+	if len(lines) == 0 || lines[len(lines)-1] != "[DONE]" {
+		t.Fatalf("stream %q did not end with [DONE]", lines)
+	}
+	if n := h.gw.parks.Load(); n != 0 {
+		t.Fatalf("%d parks counted for a stream that never parked", n)
+	}
+	if n := h.gw.parkedNow.Load(); n != 0 {
+		t.Fatalf("%d streams parked now", n)
+	}
+	if rec := waitForCall(t, h); rec.Status != http.StatusOK || rec.Usage.CompletionTokens != 3 {
+		t.Fatalf("call %+v: want 200 billed for 3 completion tokens", rec)
 	}
 }
 
