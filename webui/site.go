@@ -130,10 +130,11 @@ func (s *Site) TakeFlash(c *gin.Context) (msg, kind string) {
 
 // ThrottleSubject is whom a sign-in rate limit counts: the client address together
 // with what was tried (an email, a scope), as a digest, so no address or email is
-// stored. The address is the connection's own, not X-Forwarded-For, which a client
-// could vary at will.
+// stored. The address is the connection's own, or what X-Forwarded-For says when the
+// connection comes from a proxy the operator trusts (TOLLGATE_TRUSTED_PROXIES): from
+// anyone else the header could be varied at will.
 func ThrottleSubject(c *gin.Context, scope, email string) string {
-	sum := sha256.Sum256([]byte(scope + c.RemoteIP() + "\n" + strings.ToLower(strings.TrimSpace(email))))
+	sum := sha256.Sum256([]byte(scope + c.ClientIP() + "\n" + strings.ToLower(strings.TrimSpace(email))))
 	return hex.EncodeToString(sum[:])
 }
 

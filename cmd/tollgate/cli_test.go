@@ -72,6 +72,7 @@ func TestConfigValidation(t *testing.T) {
 		"BadLogLevel":            {nil, []string{"--log-level", "loud"}, "TOLLGATE_LOG_LEVEL"},
 		"ShortAdminToken":        {map[string]string{"TOLLGATE_ADMIN_TOKEN": "abc"}, nil, "at least 16"},
 		"NotPostgresURL":         {map[string]string{"TOLLGATE_DATABASE_URL": "mysql://x"}, nil, "postgres://"},
+		"BadTrustedProxy":        {nil, []string{"--trusted-proxies", "10.0.0.1, 10.0.0.0/33"}, `TOLLGATE_TRUSTED_PROXIES: "10.0.0.0/33"`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -40,6 +41,10 @@ type Config struct {
 	UpstreamCAFile string
 	// RedisURL shares rate limits between gateway nodes; empty keeps them per process.
 	RedisURL string
+	// TrustedProxies lists the reverse proxies (addresses or CIDR ranges, comma-
+	// separated) whose X-Forwarded-For names the client: for sign-in throttling and
+	// the audit log. Empty trusts none, so a client cannot pick its own address.
+	TrustedProxies string
 	// Tenant self-service (cmd/tollgate/portal.go): the public address for links,
 	// Stripe card top-ups, and low-balance alerts.
 	PublicURL            string
@@ -71,6 +76,7 @@ var settings = []setting{
 	{"log-format", "TOLLGATE_LOG_FORMAT", "json or text", false},
 	{"access-log", "TOLLGATE_ACCESS_LOG", "log one line per request", false},
 	{"redis-url", "TOLLGATE_REDIS_URL", "redis://… to share rate limits between gateway nodes (default: per process)", true},
+	{"trusted-proxies", "TOLLGATE_TRUSTED_PROXIES", "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For names the client (default: none)", false},
 	{"allow-private-upstreams", "TOLLGATE_ALLOW_PRIVATE_UPSTREAMS", "let channels reach private, loopback and link-local addresses (local vLLM/Ollama)", false},
 	{"upstream-ca-file", "TOLLGATE_UPSTREAM_CA_FILE", "PEM file of certificate authorities trusted for upstream channels besides the system's", false},
 	{"public-url", "TOLLGATE_PUBLIC_URL", "the gateway's address as browsers reach it (https://gw.example): tenant invite links and Stripe's return URLs", false},
@@ -108,6 +114,7 @@ func ParseFlags(name string, args []string, getenv func(string) string, stderr i
 	fs.BoolVar(&cfg.AllowPrivateUpstreams, "allow-private-upstreams", false, "")
 	fs.StringVar(&cfg.UpstreamCAFile, "upstream-ca-file", "", "")
 	fs.StringVar(&cfg.RedisURL, "redis-url", "", "")
+	fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", "", "")
 	portalFlags(fs, &cfg)
 	fs.Usage = func() { printUsage(stderr, name) }
 
@@ -193,6 +200,9 @@ func (c Config) Validate() error {
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
 		errs = append(errs, errors.New("TOLLGATE_REDIS_URL must be a redis:// or rediss:// URL"))
 	}
+	if _, err := c.trustedProxies(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.AdminToken != "" && len(c.AdminToken) < 16 {
 		errs = append(errs, errors.New("TOLLGATE_ADMIN_TOKEN must be at least 16 characters"))
 	}
@@ -213,6 +223,24 @@ func (c Config) Validate() error {
 	}
 	errs = append(errs, c.validatePortal()...)
 	return errors.Join(errs...)
+}
+
+// trustedProxies is TrustedProxies as a list, each entry checked: an IP address or
+// a CIDR range.
+func (c Config) trustedProxies() ([]string, error) {
+	var list []string
+	for _, p := range strings.Split(c.TrustedProxies, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if _, err := netip.ParseAddr(p); err != nil {
+			if _, err := netip.ParsePrefix(p); err != nil {
+				return nil, fmt.Errorf("TOLLGATE_TRUSTED_PROXIES: %q is neither an IP address nor a CIDR range (e.g. 10.0.0.0/8)", p)
+			}
+		}
+		list = append(list, p)
+	}
+	return list, nil
 }
 
 func isPostgresURL(s string) bool {

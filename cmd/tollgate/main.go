@@ -211,6 +211,15 @@ func (m *Main) Open(ctx context.Context) error {
 
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
+	// gin trusts X-Forwarded-For from anyone by default; only the operator's proxies.
+	proxies, err := m.Config.trustedProxies()
+	if err == nil {
+		err = e.SetTrustedProxies(proxies)
+	}
+	if err != nil {
+		_ = st.Close()
+		return err
+	}
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
 	e.Use(router.RequestID, requestContext, logRequestErrors(m.Logger), router.Recover(m.Logger))

@@ -24,10 +24,11 @@ import (
 const testAdminToken = "test-admin-token-0123456789"
 
 // startMain runs a whole gateway like `tollgate serve`, on a free port and a temp dir.
-func startMain(t *testing.T, dataDir string, adminToken string) (*Main, *bytes.Buffer) {
+func startMain(t *testing.T, dataDir string, adminToken string, flags ...string) (*Main, *bytes.Buffer) {
 	t.Helper()
 	out := &lockedBuffer{}
-	cfg, _, err := ParseFlags("serve", []string{"--addr", "127.0.0.1:0", "--data-dir", dataDir, "--shutdown-grace", "2s", "--log-level", "warn", "--allow-private-upstreams"},
+	args := append([]string{"--addr", "127.0.0.1:0", "--data-dir", dataDir, "--shutdown-grace", "2s", "--log-level", "warn", "--allow-private-upstreams"}, flags...)
+	cfg, _, err := ParseFlags("serve", args,
 		func(k string) string {
 			if k == "TOLLGATE_ADMIN_TOKEN" {
 				return adminToken
@@ -297,4 +298,45 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// The audit log's client address comes from X-Forwarded-For only when the
+// connection is from a proxy the operator named; from anyone else the header is
+// the client's own invention.
+func TestTrustedProxies(t *testing.T) {
+	for _, tc := range []struct {
+		name, proxies, want string
+	}{
+		{"NoneByDefault", "", "127.0.0.1"},
+		{"NotThisProxy", "10.0.0.0/8", "127.0.0.1"},
+		{"ThisProxy", "10.0.0.1, 127.0.0.1", "203.0.113.7"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var flags []string
+			if tc.proxies != "" {
+				flags = []string{"--trusted-proxies", tc.proxies}
+			}
+			m, _ := startMain(t, t.TempDir(), testAdminToken, flags...)
+			defer m.Close()
+			req, _ := http.NewRequest(http.MethodPost, m.URL()+"/admin/api/v1/tenants", strings.NewReader(`{"name":"acme"}`))
+			req.Header.Set("Authorization", "Bearer "+testAdminToken)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-Forwarded-For", "203.0.113.7")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusCreated {
+				t.Fatalf("create tenant: %d", resp.StatusCode)
+			}
+			entries, err := m.Store.AuditLog(context.Background(), 0, 10)
+			if err != nil || len(entries) == 0 {
+				t.Fatalf("audit log %v %v", entries, err)
+			}
+			if got := entries[0].Remote; got != tc.want {
+				t.Fatalf("audit entry's address %q, want %q", got, tc.want)
+			}
+		})
+	}
 }
