@@ -549,3 +549,22 @@ func TestWatchSeesChangesMadeBeforeItStarted(t *testing.T) {
 		return len(h.gw.catalog.Load().plan("late-model")) > 0
 	})
 }
+
+func TestNewRequestID(t *testing.T) {
+	seen := map[string]bool{}
+	prev := ""
+	for range 1000 {
+		id := NewRequestID()
+		if len(id) != 28 || !strings.HasPrefix(id, "req_") || strings.Trim(id[4:], "0123456789abcdef") != "" {
+			t.Fatalf("id %q: want req_ and 24 lowercase hex digits", id)
+		}
+		if seen[id] {
+			t.Fatalf("id %q came twice", id)
+		}
+		seen[id] = true
+		if id[:16] < prev { // the first 12 hex digits are the time in milliseconds
+			t.Fatalf("id %q sorts before the earlier %q", id, prev)
+		}
+		prev = id[:16]
+	}
+}

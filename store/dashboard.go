@@ -129,7 +129,7 @@ type rollupKey struct {
 // rollupArgs are sqlRollup's values for adding t to row k.
 func rollupArgs(k rollupKey, t *Tally) []any {
 	return []any{k.day, k.tenantID, k.keyID, k.model, k.channelID, k.provider, t.Calls, t.Served, t.Refused, t.Failed,
-		t.Cost, t.PromptTokens, t.CompletionTokens, t.CachedTokens, t.LatencyMs}
+		int64(t.Cost), t.PromptTokens, t.CompletionTokens, t.CachedTokens, t.LatencyMs} // the driver's types (see appendRecordArgs)
 }
 
 // rollupOf is one call's share of its usage_daily row.

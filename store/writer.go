@@ -3,9 +3,11 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -82,15 +84,18 @@ type writer struct {
 	failing   atomic.Bool  // the last commit failed
 	outbox    atomic.Pointer[Outbox]
 
-	tid   atomic.Int64 // the writer's thread (Linux), once it runs
-	stmts map[string]*sql.Stmt
-	stop  chan struct{}
-	done  chan struct{}
+	tid      atomic.Int64 // the writer's thread (Linux), once it runs
+	stmtConn *sqlite3.SQLiteConn
+	stmts    map[string]*sqlite3.SQLiteStmt // prepared on stmtConn
+	args     []any                          // reused by every commit
+	named    []driver.NamedValue
+	stop     chan struct{}
+	done     chan struct{}
 }
 
 func newWriter(db *sql.DB, mem *memWallet) *writer {
 	w := &writer{db: db, mem: mem, log: slog.Default(), wake: make(chan struct{}, 1), flushCh: make(chan struct{}),
-		stmts: map[string]*sql.Stmt{}, stop: make(chan struct{}), done: make(chan struct{})}
+		stmts: map[string]*sqlite3.SQLiteStmt{}, stop: make(chan struct{}), done: make(chan struct{})}
 	w.room = sync.NewCond(&w.mu)
 	go w.run()
 	return w
@@ -332,9 +337,7 @@ func (w *writer) spill(batch []writeOp, err error) []writeOp {
 func (w *writer) close() {
 	close(w.stop)
 	<-w.done
-	for _, st := range w.stmts {
-		_ = st.Close()
-	}
+	w.closeStmts()
 }
 
 func isClosed(c chan struct{}) bool {
@@ -363,14 +366,12 @@ func (w *writer) commit(batch []writeOp) error {
 	spent := map[string]int64{}
 	rollups := map[rollupKey]*Tally{}
 	var rollupOrder []rollupKey
-	settles := 0
 	for i := range batch {
 		op := &batch[i]
 		if op.rec.CreatedAt == 0 {
 			op.rec.CreatedAt = now
 		}
 		if op.kind == opSettle {
-			settles++
 			if _, ok := debits[op.tenantID]; !ok {
 				debitOrder = append(debitOrder, op.tenantID)
 			}
@@ -387,50 +388,84 @@ func (w *writer) commit(batch []writeOp) error {
 			rollupOrder = append(rollupOrder, k)
 		}
 	}
-	if err := w.prepare(ctx, settles, len(batch)); err != nil {
-		return err
-	}
-
 	w.mem.commitMu.Lock()
 	defer w.mem.commitMu.Unlock()
-	tx, err := w.db.BeginTx(ctx, nil)
+	conn, err := w.db.Conn(ctx)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = tx.Rollback() }() // a no-op after Commit
-	st := func(q string) *sql.Stmt { return tx.StmtContext(ctx, w.stmts[q]) }
+	defer conn.Close()
+	p := &batchPlan{batch: batch, now: now, debitOrder: debitOrder, debits: debits, spent: spent,
+		rollups: rollups, rollupOrder: rollupOrder}
+	if err := conn.Raw(func(dc any) error { return w.write(ctx, dc, p) }); err != nil {
+		return err
+	}
+	w.mem.committed(batch)
+	return nil
+}
+
+// batchPlan is what one commit writes: the batch, each tenant's and key's total
+// debit, and the rollup rows.
+type batchPlan struct {
+	batch       []writeOp
+	now         int64
+	debitOrder  []string
+	debits      map[string]int64
+	spent       map[string]int64
+	rollups     map[rollupKey]*Tally
+	rollupOrder []rollupKey
+}
+
+// write runs a batch's transaction on the writer's connection as go-sqlite3 gives
+// it, past database/sql, which would convert and copy every value of every row
+// into a fresh slice on each statement.
+func (w *writer) write(ctx context.Context, dc any, p *batchPlan) (err error) {
+	sc, ok := dc.(*sqlite3.SQLiteConn)
+	if !ok {
+		return fmt.Errorf("store: the writer needs go-sqlite3's connection, not %T", dc)
+	}
+	tx, err := sc.BeginTx(ctx, driver.TxOptions{}) // BEGIN IMMEDIATE (the DSN's _txlock)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback() // the error above is the one to report
+		}
+	}()
 
 	// Each tenant's balance before this batch, to give every entry its balance_after.
 	running := map[string]int64{}
-	for _, id := range debitOrder {
-		var after int64
-		if err := st(sqlDebit).QueryRowContext(ctx, debits[id], now, id).Scan(&after); err != nil {
+	for _, id := range p.debitOrder {
+		after, err := w.queryInt64(sc, sqlDebit, []any{p.debits[id], p.now, id})
+		if err != nil {
 			return fmt.Errorf("debit tenant %s: %w", id, err)
 		}
-		running[id] = after + debits[id]
+		running[id] = after + p.debits[id]
 	}
-	for id, amount := range spent {
-		if _, err := st(sqlSpend).ExecContext(ctx, amount, id); err != nil {
+	for id, amount := range p.spent {
+		if err := w.exec(sc, sqlSpend, []any{amount, id}); err != nil {
 			return err
 		}
 	}
-	var args []any
+	args := w.args[:0]
+	defer func() { clear(args); w.args = args[:0] }() // keeps the slice, not the values
 	n := 0
 	flushLedger := func() error {
 		if n == 0 {
 			return nil
 		}
-		_, err := st(multiInsert(sqlLedgerInsert, ledgerRowSQL, n)).ExecContext(ctx, args...)
+		err := w.exec(sc, multiInsert(sqlLedgerInsert, ledgerRowSQL, n), args)
 		args, n = args[:0], 0
 		return err
 	}
-	for i := range batch {
-		op := &batch[i]
+	for i := range p.batch {
+		op := &p.batch[i]
 		if op.kind != opSettle {
 			continue
 		}
 		running[op.tenantID] -= op.charged
-		args = append(args, op.tenantID, -op.charged, running[op.tenantID], LedgerUsage, op.holdID, op.rec.Model, now)
+		args = append(args, op.tenantID, -op.charged, running[op.tenantID], LedgerUsage, op.holdID, op.rec.Model, p.now)
 		if n++; n == rowsPerInsert {
 			if err := flushLedger(); err != nil {
 				return err
@@ -440,25 +475,93 @@ func (w *writer) commit(batch []writeOp) error {
 	if err := flushLedger(); err != nil {
 		return err
 	}
-	for i := range batch {
-		args = appendRecordArgs(args, &batch[i].rec)
-		if n++; n == rowsPerInsert || i == len(batch)-1 {
-			if _, err := st(multiInsert(sqlRecordInsert, recordRowSQL, n)).ExecContext(ctx, args...); err != nil {
+	for i := range p.batch {
+		args = appendRecordArgs(args, &p.batch[i].rec)
+		if n++; n == rowsPerInsert || i == len(p.batch)-1 {
+			if err := w.exec(sc, multiInsert(sqlRecordInsert, recordRowSQL, n), args); err != nil {
 				return err
 			}
 			args, n = args[:0], 0
 		}
 	}
-	for _, k := range rollupOrder {
-		if _, err := st(sqlRollup).ExecContext(ctx, rollupArgs(k, rollups[k])...); err != nil {
+	for _, k := range p.rollupOrder {
+		if err := w.exec(sc, sqlRollup, rollupArgs(k, p.rollups[k])); err != nil {
 			return err
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	return tx.Commit()
+}
+
+// stmt is q prepared on sc, once per connection.
+func (w *writer) stmt(sc *sqlite3.SQLiteConn, q string) (*sqlite3.SQLiteStmt, error) {
+	if w.stmtConn != sc {
+		w.closeStmts() // the database/sql pool replaced a broken connection
+		w.stmtConn = sc
+	}
+	if st, ok := w.stmts[q]; ok {
+		return st, nil
+	}
+	st, err := sc.PrepareContext(context.Background(), q)
+	if err != nil {
+		return nil, err
+	}
+	w.stmts[q] = st.(*sqlite3.SQLiteStmt)
+	return w.stmts[q], nil
+}
+
+func (w *writer) closeStmts() {
+	for q, st := range w.stmts {
+		_ = st.Close() // finalizing a statement tells nothing worth stopping for
+		delete(w.stmts, q)
+	}
+}
+
+// bind numbers args for the driver in a slice the writer keeps. Every value must
+// already be one of the driver's types (appendRecordArgs and rollupArgs make sure).
+func (w *writer) bind(args []any) []driver.NamedValue {
+	named := w.named[:0]
+	for i, v := range args {
+		named = append(named, driver.NamedValue{Ordinal: i + 1, Value: v})
+	}
+	w.named = named
+	return named
+}
+
+func (w *writer) exec(sc *sqlite3.SQLiteConn, q string, args []any) error {
+	st, err := w.stmt(sc, q)
+	if err != nil {
 		return err
 	}
-	w.mem.committed(batch)
-	return nil
+	// A context that cannot end keeps go-sqlite3 on this goroutine (see commit).
+	_, err = st.ExecContext(context.Background(), w.bind(args))
+	clear(w.named)
+	return err
+}
+
+// queryInt64 runs q for the one integer its single row holds.
+func (w *writer) queryInt64(sc *sqlite3.SQLiteConn, q string, args []any) (int64, error) {
+	st, err := w.stmt(sc, q)
+	if err != nil {
+		return 0, err
+	}
+	rows, err := st.QueryContext(context.Background(), w.bind(args))
+	clear(w.named)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	dest := []driver.Value{nil}
+	if err := rows.Next(dest); err != nil {
+		if err == io.EOF {
+			return 0, sql.ErrNoRows
+		}
+		return 0, err
+	}
+	v, ok := dest[0].(int64)
+	if !ok {
+		return 0, fmt.Errorf("store: %T where an integer was expected", dest[0])
+	}
+	return v, nil
 }
 
 const (
@@ -492,34 +595,6 @@ var (
 	multiSQL = map[multiKey]string{}
 )
 
-// prepare prepares, outside the transaction (it holds the only connection), the
-// statements a batch of this shape needs.
-func (w *writer) prepare(ctx context.Context, settles, records int) error {
-	need := []string{sqlDebit, sqlSpend, sqlRollup}
-	for _, c := range []struct {
-		head, row string
-		n         int
-	}{{sqlLedgerInsert, ledgerRowSQL, settles}, {sqlRecordInsert, recordRowSQL, records}} {
-		if c.n >= rowsPerInsert {
-			need = append(need, multiInsert(c.head, c.row, rowsPerInsert))
-		}
-		if r := c.n % rowsPerInsert; r > 0 {
-			need = append(need, multiInsert(c.head, c.row, r))
-		}
-	}
-	for _, q := range need {
-		if _, ok := w.stmts[q]; ok {
-			continue
-		}
-		st, err := w.db.PrepareContext(ctx, q)
-		if err != nil {
-			return err
-		}
-		w.stmts[q] = st
-	}
-	return nil
-}
-
 // appendRecordArgs appends a request-log row's values in sqlRecordInsert's order.
 func appendRecordArgs(args []any, r *CallRecord) []any {
 	attempts := "[]"
@@ -527,8 +602,10 @@ func appendRecordArgs(args []any, r *CallRecord) []any {
 		b, _ := json.Marshal(r.Attempts)
 		attempts = string(b)
 	}
+	// Only the driver's own types (int64, not int or billing.Nanos): the writer
+	// hands them to go-sqlite3 unconverted.
 	return append(args, r.RequestID, r.TenantID, r.KeyID, r.Endpoint, r.Model, r.UpstreamModel, r.ChannelID, r.Provider,
-		r.Status, r.ErrorCode, truncate(r.ErrorMessage, 1000), r.Stream, r.Usage.PromptTokens, r.Usage.CachedTokens,
-		r.Usage.CacheWriteTokens, r.Usage.CompletionTokens, r.Usage.ReasoningTokens, r.Estimated, r.HoldAmount, r.Cost,
-		attempts, r.LatencyMs, r.CreatedAt)
+		int64(r.Status), r.ErrorCode, truncate(r.ErrorMessage, 1000), r.Stream, r.Usage.PromptTokens, r.Usage.CachedTokens,
+		r.Usage.CacheWriteTokens, r.Usage.CompletionTokens, r.Usage.ReasoningTokens, r.Estimated, int64(r.HoldAmount),
+		int64(r.Cost), attempts, r.LatencyMs, r.CreatedAt)
 }
