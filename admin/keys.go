@@ -1,11 +1,13 @@
 package admin
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/tollgate-gw/tollgate/billing"
 	"github.com/tollgate-gw/tollgate/store"
 )
 
@@ -69,32 +71,16 @@ func (a *API) createKey(c *gin.Context) error {
 	if err := checkText("name", nk.Name, true, 200); err != nil {
 		return err
 	}
-	for _, m := range req.Models {
-		m = strings.TrimSpace(m)
-		if err := checkText("models", m, true, 200); err != nil {
-			return invalid("models", "models must list model names (non-blank, at most 200 bytes each); an empty or missing list allows every model.")
-		}
-		nk.Models = append(nk.Models, m)
+	models, err := keyModels(req.Models)
+	if err != nil {
+		return err
 	}
-	if req.BudgetUSD.set {
-		b, err := req.BudgetUSD.usd("budget_usd")
-		if err != nil {
-			return err
-		}
-		if b < 0 || b > maxCreditLimit {
-			return invalid("budget_usd", "budget_usd must be from 0 to %s USD, or null for no budget.", maxCreditLimit)
-		}
-		nk.Budget = &b
+	nk.Models = models
+	if nk.Budget, err = keyBudget(req.BudgetUSD); err != nil {
+		return err
 	}
-	if req.ExpiresAt != nil && *req.ExpiresAt != "" {
-		t, err := time.Parse(time.RFC3339, *req.ExpiresAt)
-		if err != nil {
-			return invalid("expires_at", "expires_at must be an RFC 3339 time such as 2026-01-31T00:00:00Z, or null for a key that never expires.")
-		}
-		if !t.After(a.now()) {
-			return invalid("expires_at", "expires_at %s is not in the future; a key that is already expired would be useless.", t.UTC().Format(time.RFC3339))
-		}
-		nk.ExpiresAt = t
+	if nk.ExpiresAt, err = a.expiry(req.ExpiresAt); err != nil {
+		return err
 	}
 	var limits *store.RateLimits
 	if req.RateLimits != nil {
@@ -155,4 +141,127 @@ func (a *API) revokeKey(c *gin.Context) error {
 	a.notify.ForgetKey(k.ID)
 	c.JSON(http.StatusOK, a.keyOut(k))
 	return nil
+}
+
+// patchKeyRequest changes some of a key's settings: an absent field stays as it is.
+type patchKeyRequest struct {
+	RateLimits *rateLimitsJSON `json:"rate_limits"`
+	BudgetUSD  json.RawMessage `json:"budget_usd"` // null: no budget
+	Models     *[]string       `json:"models"`     // []: every model
+	ExpiresAt  json.RawMessage `json:"expires_at"` // null: never
+}
+
+// patchKey serves PATCH /keys/:id: a key's rate limits, budget, allowed models or
+// expiry, effective at once here and at the next configuration poll elsewhere.
+func (a *API) patchKey(c *gin.Context) error {
+	var req patchKeyRequest
+	if err := decodeBody(c, &req); err != nil {
+		return err
+	}
+	if req.RateLimits == nil && req.BudgetUSD == nil && req.Models == nil && req.ExpiresAt == nil {
+		return invalid("", "Name at least one of rate_limits, budget_usd, models and expires_at, e.g. {\"budget_usd\":\"25\"} or {\"expires_at\":null}.")
+	}
+	var u store.KeyUpdate
+	if req.BudgetUSD != nil {
+		var d decimal
+		if err := d.UnmarshalJSON(req.BudgetUSD); err != nil {
+			return invalid("budget_usd", "budget_usd must be a USD amount such as \"25\", or null for no budget.")
+		}
+		budget, err := keyBudget(d)
+		if err != nil {
+			return err
+		}
+		u.Budget = &budget
+	}
+	if req.Models != nil {
+		models, err := keyModels(*req.Models)
+		if err != nil {
+			return err
+		}
+		u.Models = &models
+	}
+	if req.ExpiresAt != nil {
+		var at *string
+		if err := json.Unmarshal(req.ExpiresAt, &at); err != nil {
+			return invalid("expires_at", "expires_at must be an RFC 3339 time such as 2026-01-31T00:00:00Z, or null for a key that never expires.")
+		}
+		t, err := a.expiry(at)
+		if err != nil {
+			return err
+		}
+		ms := int64(0)
+		if !t.IsZero() {
+			ms = t.UnixMilli()
+		}
+		u.ExpiresAt = &ms
+	}
+	var limits *store.RateLimits
+	if req.RateLimits != nil {
+		l, err := req.RateLimits.store()
+		if err != nil {
+			return err
+		}
+		limits = &l
+	}
+	id := c.Param("id")
+	ctx := c.Request.Context()
+	if _, err := a.store.UpdateKey(ctx, id, u); err != nil {
+		return notFound(err, "key", id, keyHint)
+	}
+	if limits != nil {
+		if err := a.store.SetKeyLimits(ctx, id, *limits); err != nil {
+			return notFound(err, "key", id, keyHint)
+		}
+	}
+	a.notify.ForgetKey(id)
+	k, err := a.store.Key(ctx, id)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, a.keyOut(k))
+	return nil
+}
+
+// keyBudget reads a key's budget_usd: nil for none (null).
+func keyBudget(d decimal) (*billing.Nanos, error) {
+	if !d.set {
+		return nil, nil
+	}
+	b, err := d.usd("budget_usd")
+	if err != nil {
+		return nil, err
+	}
+	if b < 0 || b > maxCreditLimit {
+		return nil, invalid("budget_usd", "budget_usd must be from 0 to %s USD, or null for no budget.", maxCreditLimit)
+	}
+	return &b, nil
+}
+
+// keyModels checks a key's list of allowed models.
+func keyModels(in []string) ([]string, error) {
+	models := []string{}
+	for _, m := range in {
+		m = strings.TrimSpace(m)
+		if err := checkText("models", m, true, 200); err != nil {
+			return nil, invalid("models", "models must list model names (non-blank, at most 200 bytes each); an empty list allows every model.")
+		}
+		models = append(models, m)
+	}
+	return models, nil
+}
+
+// expiry reads a key's expires_at: zero for none (null or ""), else a time that is
+// still to come.
+func (a *API) expiry(at *string) (time.Time, error) {
+	if at == nil || *at == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, *at)
+	if err != nil {
+		return time.Time{}, invalid("expires_at", "expires_at must be an RFC 3339 time such as 2026-01-31T00:00:00Z, or null for a key that never expires.")
+	}
+	if !t.After(a.now()) {
+		return time.Time{}, invalid("expires_at", "expires_at %s is not in the future; a key that is already expired would be useless.", t.UTC().Format(time.RFC3339))
+	}
+	return t, nil
 }

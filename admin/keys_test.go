@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate-gw/tollgate/billing"
 	"github.com/tollgate-gw/tollgate/store"
 )
 
@@ -101,5 +102,55 @@ func TestKeys(t *testing.T) {
 	t.Run("UnknownTenantIs404", func(t *testing.T) {
 		h.do("POST", "/tenants/ten_nope/keys", `{"name":"x"}`).wantError(t, http.StatusNotFound, "")
 		h.do("GET", "/tenants/ten_nope/keys", "").wantError(t, http.StatusNotFound, "")
+	})
+}
+
+func TestPatchKeySettings(t *testing.T) {
+	h := newHarness(t)
+	id := h.createTenant("acme")
+	keyID := h.do("POST", "/tenants/"+id+"/keys", `{"name":"ci","models":["gpt-4o"],"budget_usd":"2.5","rate_limits":{"requests_per_minute":5}}`).
+		must(t, http.StatusCreated).str(t, "id")
+	exp := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339)
+
+	t.Run("BudgetModelsAndExpiry", func(t *testing.T) {
+		before := h.notify.forgetCount()
+		r := h.do("PATCH", "/keys/"+keyID, `{"budget_usd":"10","models":["gpt-4o-mini"," o3 "],"expires_at":"`+exp+`"}`).must(t, http.StatusOK)
+		if r.str(t, "budget_usd") != "10.000000000" || r.str(t, "expires_at") != exp || !strings.Contains(r.raw, `"models":["gpt-4o-mini","o3"]`) {
+			t.Fatalf("patched key %s", r.raw)
+		}
+		if !strings.Contains(r.raw, `"requests_per_minute":5`) {
+			t.Fatalf("a field the patch did not name changed: %s", r.raw)
+		}
+		if h.notify.forgetCount() != before+1 {
+			t.Fatal("the gateway was not told to forget the key")
+		}
+		k, err := h.st.Key(context.Background(), keyID)
+		if err != nil || k.Budget == nil || *k.Budget != 10*billing.NanosPerUSD || len(k.Models) != 2 || k.ExpiresAt == 0 {
+			t.Fatalf("stored key %+v %v", k, err)
+		}
+	})
+	t.Run("NullClearsBudgetAndExpiry", func(t *testing.T) {
+		r := h.do("PATCH", "/keys/"+keyID, `{"budget_usd":null,"expires_at":null}`).must(t, http.StatusOK)
+		if r.body["budget_usd"] != nil || r.body["expires_at"] != nil || !strings.Contains(r.raw, `"models":["gpt-4o-mini","o3"]`) {
+			t.Fatalf("patched key %s", r.raw)
+		}
+	})
+	t.Run("EmptyModelsAllowsEveryModel", func(t *testing.T) {
+		r := h.do("PATCH", "/keys/"+keyID, `{"models":[]}`).must(t, http.StatusOK)
+		if !strings.Contains(r.raw, `"models":[]`) {
+			t.Fatalf("patched key %s", r.raw)
+		}
+	})
+	t.Run("BadValuesChangeNothing", func(t *testing.T) {
+		h.do("PATCH", "/keys/"+keyID, `{}`).wantError(t, http.StatusBadRequest, "")
+		h.do("PATCH", "/keys/"+keyID, `{"budget_usd":"-1","models":["x"]}`).wantError(t, http.StatusBadRequest, "budget_usd")
+		h.do("PATCH", "/keys/"+keyID, `{"expires_at":"2001-01-01T00:00:00Z"}`).wantError(t, http.StatusBadRequest, "expires_at")
+		h.do("PATCH", "/keys/"+keyID, `{"expires_at":"tomorrow"}`).wantError(t, http.StatusBadRequest, "expires_at")
+		h.do("PATCH", "/keys/"+keyID, `{"models":[" "]}`).wantError(t, http.StatusBadRequest, "models")
+		h.do("PATCH", "/keys/key_missing", `{"budget_usd":"1"}`).wantError(t, http.StatusNotFound, "")
+		k, err := h.st.Key(context.Background(), keyID)
+		if err != nil || k.Budget != nil || len(k.Models) != 0 || k.ExpiresAt != 0 {
+			t.Fatalf("a refused patch changed the key: %+v %v", k, err)
+		}
 	})
 }

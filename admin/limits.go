@@ -1,9 +1,6 @@
 package admin
 
 import (
-	"net/http"
-
-	"github.com/gin-gonic/gin"
 	"github.com/tollgate-gw/tollgate/store"
 )
 
@@ -28,35 +25,4 @@ func (r *rateLimitsJSON) store() (store.RateLimits, error) {
 		}
 	}
 	return store.RateLimits{RequestsPerMinute: r.RequestsPerMinute, TokensPerMinute: r.TokensPerMinute, ConcurrentStreams: r.ConcurrentStreams}, nil
-}
-
-type patchKeyRequest struct {
-	RateLimits *rateLimitsJSON `json:"rate_limits"`
-}
-
-// patchKey serves PATCH /keys/:id: a key's rate limits, effective at once here and
-// within a second on every other node.
-func (a *API) patchKey(c *gin.Context) error {
-	var req patchKeyRequest
-	if err := decodeBody(c, &req); err != nil {
-		return err
-	}
-	if req.RateLimits == nil {
-		return invalid("rate_limits", "rate_limits is required, e.g. {\"requests_per_minute\":60,\"tokens_per_minute\":100000,\"concurrent_streams\":4} (0 = unlimited).")
-	}
-	l, err := req.RateLimits.store()
-	if err != nil {
-		return err
-	}
-	id := c.Param("id")
-	if err := a.store.SetKeyLimits(c.Request.Context(), id, l); err != nil {
-		return notFound(err, "key", id, keyHint)
-	}
-	a.notify.ForgetKey(id)
-	k, err := a.store.Key(c.Request.Context(), id)
-	if err != nil {
-		return err
-	}
-	c.JSON(http.StatusOK, a.keyOut(k))
-	return nil
 }

@@ -576,3 +576,38 @@ func TestRotateSecretKeyResealsPortalSecrets(t *testing.T) {
 		t.Fatalf("alert after rotation: %+v %v", got, err)
 	}
 }
+
+func TestUpdateKey(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		acme := mustTenant(t, s, "acme", usd)
+		b := 3 * usd
+		k, _, err := s.CreateKey(ctx, NewKey{TenantID: acme.ID, Name: "app", Models: []string{"gpt-4o"}, Budget: &b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before, _ := s.ConfigVersion(ctx)
+		exp := time.Now().Add(time.Hour).UnixMilli()
+		models := []string{" o3 ", "", "gpt-4o-mini"}
+		got, err := s.UpdateKey(ctx, k.ID, KeyUpdate{Models: &models, ExpiresAt: &exp})
+		if err != nil || got.Budget == nil || *got.Budget != b || len(got.Models) != 2 || got.Models[0] != "o3" || got.ExpiresAt != exp {
+			t.Fatalf("models and expiry: %+v %v", got, err)
+		}
+		if after, _ := s.ConfigVersion(ctx); after == before {
+			t.Fatal("the configuration version did not move: other gateways would keep the old key")
+		}
+		var none *billing.Nanos
+		never := int64(0)
+		if got, err = s.UpdateKey(ctx, k.ID, KeyUpdate{Budget: &none, ExpiresAt: &never}); err != nil || got.Budget != nil || got.ExpiresAt != 0 || len(got.Models) != 2 {
+			t.Fatalf("clearing budget and expiry: %+v %v", got, err)
+		}
+		negative := -usd
+		neg := &negative
+		if _, err := s.UpdateKey(ctx, k.ID, KeyUpdate{Budget: &neg}); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("negative budget: %v", err)
+		}
+		if _, err := s.UpdateKey(ctx, "key_missing", KeyUpdate{ExpiresAt: &never}); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("missing key: %v", err)
+		}
+	})
+}

@@ -97,6 +97,65 @@ func (s *Store) UpdateTenantKey(ctx context.Context, tenantID, keyID string, ch 
 	return k, err
 }
 
+// KeyUpdate changes some of a key's settings (the admin API's PATCH); a nil field
+// stays as it is.
+type KeyUpdate struct {
+	Budget    **billing.Nanos // *Budget nil: no budget
+	Models    *[]string       // empty: every model
+	ExpiresAt *int64          // Unix ms; 0: never
+}
+
+// UpdateKey changes a key's budget, allowed models or expiry. Like UpdateTenantKey,
+// other gateways see the change at their next configuration poll.
+func (s *Store) UpdateKey(ctx context.Context, id string, u KeyUpdate) (APIKey, error) {
+	var sets []string
+	var args []any
+	if u.Budget != nil {
+		var budget *int64
+		if b := *u.Budget; b != nil {
+			if *b < 0 {
+				return APIKey{}, fmt.Errorf("%w: budget must not be negative", ErrInvalid)
+			}
+			v := int64(*b)
+			budget = &v
+		}
+		sets, args = append(sets, "budget = ?"), append(args, budget)
+	}
+	if u.Models != nil {
+		models := make([]string, 0, len(*u.Models))
+		for _, m := range *u.Models {
+			if m = strings.TrimSpace(m); m != "" {
+				models = append(models, m)
+			}
+		}
+		modelsJSON, _ := json.Marshal(models)
+		sets, args = append(sets, "models = ?"), append(args, string(modelsJSON))
+	}
+	if u.ExpiresAt != nil {
+		if *u.ExpiresAt < 0 {
+			return APIKey{}, fmt.Errorf("%w: expiry must not be negative", ErrInvalid)
+		}
+		sets, args = append(sets, "expires_at = ?"), append(args, *u.ExpiresAt)
+	}
+	if len(sets) == 0 {
+		return s.Key(ctx, id)
+	}
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		res := tx.Exec(`UPDATE api_keys SET `+strings.Join(sets, ", ")+` WHERE id = ?`, append(args, id)...)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return fmt.Errorf("%w: key %s", ErrNotFound, id)
+		}
+		return bumpConfigVersion(tx)
+	})
+	if err != nil {
+		return APIKey{}, err
+	}
+	return s.Key(ctx, id)
+}
+
 // TenantCall reads one row of a tenant's request log; ErrNotFound for a call of
 // another tenant.
 func (s *Store) TenantCall(ctx context.Context, tenantID string, id int64) (CallRecord, error) {
