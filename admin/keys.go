@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/tollgate-gw/tollgate/billing"
+	"github.com/tollgate-gw/tollgate/router"
 	"github.com/tollgate-gw/tollgate/store"
 )
 
@@ -205,6 +206,13 @@ func (a *API) patchKey(c *gin.Context) error {
 	}
 	id := c.Param("id")
 	ctx := c.Request.Context()
+	k, err := a.store.Key(ctx, id)
+	if err != nil {
+		return notFound(err, "key", id, keyHint)
+	}
+	if k.RevokedAt != 0 {
+		return router.APIError(store.ErrConflict, "", "Key %s is revoked; a revoked key cannot be changed. Create a new key instead.", id)
+	}
 	if _, err := a.store.UpdateKey(ctx, id, u); err != nil {
 		return notFound(err, "key", id, keyHint)
 	}
@@ -214,8 +222,7 @@ func (a *API) patchKey(c *gin.Context) error {
 		}
 	}
 	a.notify.ForgetKey(id)
-	k, err := a.store.Key(ctx, id)
-	if err != nil {
+	if k, err = a.store.Key(ctx, id); err != nil {
 		return err
 	}
 	c.JSON(http.StatusOK, a.keyOut(k))

@@ -153,4 +153,8 @@ func TestPatchKeySettings(t *testing.T) {
 			t.Fatalf("a refused patch changed the key: %+v %v", k, err)
 		}
 	})
+	t.Run("RevokedKeyIs409", func(t *testing.T) {
+		h.do("DELETE", "/keys/"+keyID, "").must(t, http.StatusOK)
+		h.do("PATCH", "/keys/"+keyID, `{"budget_usd":"1"}`).wantError(t, http.StatusConflict, "")
+	})
 }
