@@ -98,6 +98,8 @@ func (u *UI) Register(r gin.IRouter) {
 	a.POST("/tenants/:id/topup", u.topup)
 	a.POST("/tenants/:id/credit-limit", u.creditLimit)
 	a.POST("/tenants/:id/keys", u.createKey)
+	a.GET("/keys/:id", u.key)
+	a.POST("/keys/:id", u.updateKey)
 	a.POST("/keys/:id/revoke", u.revokeKey)
 	a.POST("/tenants/:id/invites", u.invite)
 	a.GET("/redeem", u.redeemBatches)

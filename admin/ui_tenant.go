@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/tollgate-gw/tollgate/store"
@@ -87,14 +89,7 @@ func (u *UI) showTenant(c *gin.Context, status int, fs tenantForms) {
 	}
 	now := u.now()
 	for _, k := range keys {
-		kv := keyView{APIKey: k, Status: "active"}
-		switch {
-		case k.RevokedAt != 0:
-			kv.Status = "revoked"
-		case !k.Active(now):
-			kv.Status = "expired"
-		}
-		v.Keys = append(v.Keys, kv)
+		v.Keys = append(v.Keys, keyView{APIKey: k, Status: keyStatus(k, now)})
 	}
 	if b, err := strconv.ParseInt(c.Query("before"), 10, 64); err == nil && b > 0 {
 		v.Before = b
@@ -247,4 +242,98 @@ func (u *UI) revokeKey(c *gin.Context) {
 	}
 	u.gw.ForgetKey(k.ID)
 	redirect(c, UIPrefix+"/tenants/"+k.TenantID, "Key “"+k.Name+"” revoked; its next call is refused.")
+}
+
+// keyPageView is a key's page: its figures and the form that changes it.
+type keyPageView struct {
+	Key        store.APIKey
+	TenantName string
+	Status     string
+	Form       *webui.Form
+}
+
+func (u *UI) key(c *gin.Context) { u.showKey(c, http.StatusOK, nil) }
+
+func (u *UI) showKey(c *gin.Context, status int, f *webui.Form) {
+	ctx := c.Request.Context()
+	id := c.Param("id")
+	k, err := u.store.Key(ctx, id)
+	if err != nil {
+		u.fail(c, notFound(err, "key", id, "A tenant's page lists its keys."))
+		return
+	}
+	t, err := u.store.Tenant(ctx, k.TenantID)
+	if err != nil {
+		u.fail(c, err)
+		return
+	}
+	v := keyPageView{Key: k, TenantName: t.Name, Status: keyStatus(k, u.now()), Form: f}
+	if v.Form == nil {
+		budget, expires := "", ""
+		if k.Budget != nil {
+			budget = trimZeros(k.Budget.String())
+		}
+		if k.ExpiresAt != 0 {
+			expires = store.Millis(k.ExpiresAt).UTC().Format(time.DateOnly)
+		}
+		v.Form = webui.NewForm("budget_usd", budget, "models", strings.Join(k.Models, ", "), "expires_at", expires)
+	}
+	u.render(c, status, "key", view{Title: k.Name, Nav: "tenants", Data: v})
+}
+
+// updateKey changes a key's budget, allowed models and expiry, as PATCH /keys/:id
+// does.
+func (u *UI) updateKey(c *gin.Context) {
+	f := webui.PostedForm(c)
+	ctx := c.Request.Context()
+	id := c.Param("id")
+	k, err := u.store.Key(ctx, id)
+	if err != nil {
+		u.fail(c, notFound(err, "key", id, "A tenant's page lists its keys."))
+		return
+	}
+	if k.RevokedAt != 0 {
+		redirect(c, UIPrefix+"/keys/"+id, "!This key is revoked; it cannot be changed.")
+		return
+	}
+	budget, err := webui.ParseBudget(f.Get("budget_usd"))
+	if err != nil {
+		u.showKey(c, f.Fail(err, "budget_usd"), f)
+		return
+	}
+	models, err := webui.ParseModels(f.Get("models"))
+	if err != nil {
+		u.showKey(c, f.Fail(err, "models"), f)
+		return
+	}
+	expiry := int64(0) // empty: never
+	switch s := f.Get("expires_at"); {
+	case s == "":
+	case k.ExpiresAt != 0 && s == store.Millis(k.ExpiresAt).UTC().Format(time.DateOnly):
+		expiry = k.ExpiresAt // unchanged: the form shows only its day
+	default:
+		t, err := webui.ParseExpiry(s, u.now())
+		if err != nil {
+			u.showKey(c, f.Fail(err, "expires_at"), f)
+			return
+		}
+		expiry = t.UnixMilli()
+	}
+	if k, err = u.store.UpdateKey(ctx, id, store.KeyUpdate{Budget: &budget, Models: &models, ExpiresAt: &expiry}); err != nil {
+		u.showKey(c, f.Fail(err, "budget_usd"), f)
+		return
+	}
+	u.gw.ForgetKey(k.ID)
+	redirect(c, UIPrefix+"/tenants/"+k.TenantID, "Key “"+k.Name+"” saved.")
+}
+
+// keyStatus is "active", "revoked" or "expired".
+func keyStatus(k store.APIKey, now time.Time) string {
+	switch {
+	case k.RevokedAt != 0:
+		return "revoked"
+	case !k.Active(now):
+		return "expired"
+	}
+	return "active"
 }

@@ -189,14 +189,42 @@ func TestTenantKeys(t *testing.T) {
 			t.Fatalf("%d keys after refused forms", len(ks))
 		}
 	})
+	t.Run("EditChangesBudgetModelsAndExpiry", func(t *testing.T) {
+		k, _ := h.st.KeyByDigest(ctx, store.KeyDigest(secret))
+		keyPath := "/admin/keys/" + k.ID
+		h.get(path).mustContain(t, `href="`+keyPath+`"`)
+		h.get(keyPath).mustStatus(t, 200).mustContain(t, `id="key-edit-form"`, `value="10"`, `value="gpt-4o-mini, gpt-4o"`, `value="2999-01-01"`)
+		h.post(keyPath, url.Values{"budget_usd": {"25"}, "models": {"o3"}, "expires_at": {"2999-01-01"}}).mustStatus(t, 200).mustContain(t, "Key “app” saved.")
+		got, _ := h.st.Key(ctx, k.ID)
+		if got.Budget == nil || *got.Budget != 25*billing.NanosPerUSD || len(got.Models) != 1 || got.Models[0] != "o3" || got.ExpiresAt != k.ExpiresAt {
+			t.Fatalf("key after the edit %+v (expiry was %d)", got, k.ExpiresAt)
+		}
+		if forgotten := h.gw.forgottenKeys(); len(forgotten) != 1 || forgotten[0] != k.ID {
+			t.Fatalf("ForgetKey calls %v", forgotten)
+		}
+		h.post(keyPath, url.Values{"budget_usd": {"ten"}, "models": {"o3"}}).mustStatus(t, http.StatusBadRequest).mustContain(t, `value="ten"`)
+		h.post(keyPath, url.Values{"expires_at": {"2001-01-01"}}).mustStatus(t, http.StatusBadRequest).mustContain(t, "must be in the future")
+		if after, _ := h.st.Key(ctx, k.ID); after.Budget == nil || *after.Budget != 25*billing.NanosPerUSD || after.ExpiresAt != k.ExpiresAt {
+			t.Fatalf("a refused edit changed the key: %+v", after)
+		}
+		h.post(keyPath, url.Values{"budget_usd": {""}, "models": {"o3"}, "expires_at": {""}}).mustStatus(t, 200).mustContain(t, "Key “app” saved.")
+		if after, _ := h.st.Key(ctx, k.ID); after.Budget != nil || after.ExpiresAt != 0 {
+			t.Fatalf("emptied budget and expiry: %+v", after)
+		}
+		h.get("/admin/keys/key_nope").mustStatus(t, http.StatusNotFound)
+	})
 	t.Run("RevokeForgetsTheKey", func(t *testing.T) {
 		k, _ := h.st.KeyByDigest(ctx, store.KeyDigest(secret))
 		h.post("/admin/keys/"+k.ID+"/revoke", nil).mustStatus(t, 200).mustContain(t, "Key “app” revoked", "revoked")
-		if got := h.gw.forgottenKeys(); len(got) != 1 || got[0] != k.ID {
+		if got := h.gw.forgottenKeys(); len(got) != 3 || got[2] != k.ID { // two edits, then the revocation
 			t.Fatalf("ForgetKey calls %v", got)
 		}
 		if after, _ := h.st.Key(ctx, k.ID); after.RevokedAt == 0 {
 			t.Fatal("not revoked")
+		}
+		h.post("/admin/keys/"+k.ID, url.Values{"budget_usd": {"5"}}).mustStatus(t, 200).mustContain(t, "it cannot be changed")
+		if after, _ := h.st.Key(ctx, k.ID); after.Budget != nil {
+			t.Fatalf("a revoked key was changed: %+v", after)
 		}
 	})
 }
