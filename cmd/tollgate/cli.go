@@ -96,6 +96,8 @@ func (c *cli) dispatch(ctx context.Context, name string, cfg Config) error {
 		return cli.keyList(ctx)
 	case "key revoke":
 		return cli.keyRevoke(ctx)
+	case "key update":
+		return cli.keyUpdate(ctx)
 	case "channel add":
 		return cli.channelAdd(ctx)
 	case "channel list":
@@ -117,6 +119,7 @@ var cliFlags = map[string][]string{
 	"key create":    {"tenant", "name", "models", "budget", "expires"},
 	"key list":      {"tenant"},
 	"key revoke":    {"id"},
+	"key update":    {"id", "budget", "models", "expires"},
 	"channel add":   {"name", "provider", "base-url", "api-key", "models", "model-map", "priority", "weight"},
 	"price set":     {"model", "input", "output", "cached-input", "cache-write", "context-window", "max-output"},
 	"secret rotate": {"new-secret-key"},
@@ -163,10 +166,10 @@ var cliFlagUsage = map[string]string{
 	"amount":          "amount in USD, e.g. 12.50",
 	"note":            "note kept in the ledger",
 	"idempotency-key": "a repeated top-up with the same key credits once",
-	"models":          "comma-separated model names",
-	"budget":          "the key's spending limit in USD",
-	"expires":         "expiry: RFC 3339 time (2027-01-01T00:00:00Z) or a duration (720h)",
-	"id":              "id of the key to revoke",
+	"models":          "comma-separated model names (key update: all allows every model)",
+	"budget":          "the key's spending limit in USD (key update: none removes it)",
+	"expires":         "expiry: RFC 3339 time (2027-01-01T00:00:00Z) or a duration (720h); key update: never removes it",
+	"id":              "id of the key (key_…)",
 	"provider":        "upstream provider (openai, anthropic, gemini, …)",
 	"base-url":        "the upstream's API base URL",
 	"api-key":         "the upstream's API key (stored encrypted)",
@@ -187,6 +190,7 @@ var cliFlagUsage = map[string]string{
 var cliArgs = map[string]string{
 	"tenant create": "name",
 	"key revoke":    "id",
+	"key update":    "id",
 }
 
 type cli struct {
@@ -288,13 +292,9 @@ func (c *cli) keyCreate(ctx context.Context) error {
 		nk.Budget = &budget
 	}
 	if e := c.get("expires"); e != "" {
-		t, err := time.Parse(time.RFC3339, e)
+		t, err := parseExpires(e)
 		if err != nil {
-			d, derr := time.ParseDuration(e)
-			if derr != nil {
-				return fmt.Errorf("--expires must be RFC3339 (2027-01-01T00:00:00Z) or a duration (720h)")
-			}
-			t = time.Now().Add(d)
+			return err
 		}
 		nk.ExpiresAt = t
 	}
@@ -334,6 +334,82 @@ func (c *cli) keyRevoke(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintf(c.out, "revoked %s (a running gateway stops accepting it within seconds)\n", id)
+	return nil
+}
+
+// parseExpires reads --expires: an RFC 3339 time or a duration from now.
+func parseExpires(e string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, e)
+	if err != nil {
+		d, derr := time.ParseDuration(e)
+		if derr != nil || d <= 0 {
+			return time.Time{}, fmt.Errorf("--expires must be RFC3339 (2027-01-01T00:00:00Z) or a positive duration (720h)")
+		}
+		t = time.Now().Add(d)
+	}
+	if !t.After(time.Now()) {
+		return time.Time{}, fmt.Errorf("--expires %s is not in the future", t.UTC().Format(time.RFC3339))
+	}
+	return t, nil
+}
+
+// keyUpdate changes a key's budget, models or expiry: only the flags given.
+func (c *cli) keyUpdate(ctx context.Context) error {
+	id := c.get("id")
+	if id == "" && len(c.args) > 0 {
+		id = c.args[0]
+	}
+	if id == "" {
+		return errors.New("missing --id")
+	}
+	var u store.KeyUpdate
+	switch b := c.get("budget"); b {
+	case "":
+	case "none":
+		var none *billing.Nanos
+		u.Budget = &none
+	default:
+		budget, err := billing.ParseUSD(b)
+		if err != nil || budget < 0 {
+			return fmt.Errorf("--budget must be a non-negative USD amount, or none")
+		}
+		p := &budget
+		u.Budget = &p
+	}
+	switch m := c.get("models"); m {
+	case "":
+	case "all":
+		u.Models = &[]string{}
+	default:
+		models := splitList(m)
+		u.Models = &models
+	}
+	switch e := c.get("expires"); e {
+	case "":
+	case "never":
+		u.ExpiresAt = new(int64)
+	default:
+		t, err := parseExpires(e)
+		if err != nil {
+			return err
+		}
+		ms := t.UnixMilli()
+		u.ExpiresAt = &ms
+	}
+	if u.Budget == nil && u.Models == nil && u.ExpiresAt == nil {
+		return errors.New("nothing to change: give --budget, --models or --expires")
+	}
+	k, err := c.st.Key(ctx, id)
+	if err != nil {
+		return err
+	}
+	if k.RevokedAt != 0 {
+		return fmt.Errorf("key %s is revoked; a revoked key cannot be changed", id)
+	}
+	if _, err := c.st.UpdateKey(ctx, id, u); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.out, "updated %s (a running gateway sees the change within seconds)\n", id)
 	return nil
 }
 

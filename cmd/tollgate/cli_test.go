@@ -6,6 +6,9 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/tollgate-gw/tollgate/billing"
+	"github.com/tollgate-gw/tollgate/store"
 )
 
 func runCmd(t *testing.T, env map[string]string, args ...string) (int, string, string) {
@@ -187,5 +190,56 @@ func TestCLIRefusesStrayArguments(t *testing.T) {
 		if code != 2 || !strings.Contains(stderr, "unexpected argument") || !strings.Contains(stderr, "Usage: tollgate "+args[0]) {
 			t.Errorf("%q: exit %d, stderr %q; want 2 and the unexpected argument named with the usage", args, code, stderr)
 		}
+	}
+}
+
+func TestCLIKeyUpdate(t *testing.T) {
+	env := map[string]string{"TOLLGATE_DATA_DIR": t.TempDir()}
+	_, tenantID, _ := runCmd(t, env, "tenant", "create", "acme")
+	if code, _, stderr := runCmd(t, env, "key", "create", "--tenant", tenantID, "--name", "ci", "--models", "gpt-4o", "--budget", "1"); code != 0 {
+		t.Fatalf("key create: %s", stderr)
+	}
+	cfg, _, _ := ParseFlags("x", nil, func(k string) string { return env[k] }, &bytes.Buffer{})
+	key := func() store.APIKey {
+		st, err := openStore(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		keys, err := st.ListKeys(context.Background(), tenantID)
+		if err != nil || len(keys) != 1 {
+			t.Fatalf("keys %v %v", keys, err)
+		}
+		return keys[0]
+	}
+	id := key().ID
+
+	if code, out, stderr := runCmd(t, env, "key", "update", id, "--budget", "2.5", "--models", "o3, gpt-4o-mini", "--expires", "720h"); code != 0 || !strings.Contains(out, "updated "+id) {
+		t.Fatalf("key update: %d %q %s", code, out, stderr)
+	}
+	if k := key(); k.Budget == nil || *k.Budget != billing.NanosPerUSD*5/2 || len(k.Models) != 2 || k.ExpiresAt == 0 {
+		t.Fatalf("after the update: %+v", k)
+	}
+	if code, _, stderr := runCmd(t, env, "key", "update", "--id", id, "--budget", "none", "--models", "all", "--expires", "never"); code != 0 {
+		t.Fatalf("clearing: %s", stderr)
+	}
+	if k := key(); k.Budget != nil || len(k.Models) != 0 || k.ExpiresAt != 0 {
+		t.Fatalf("after clearing: %+v", k)
+	}
+	for _, args := range [][]string{
+		{"key", "update", id},
+		{"key", "update", id, "--budget", "-1"},
+		{"key", "update", id, "--expires", "2001-01-01T00:00:00Z"},
+		{"key", "update", "key_missing", "--budget", "1"},
+	} {
+		if code, _, stderr := runCmd(t, env, args...); code != 1 || stderr == "" {
+			t.Errorf("%q: exit %d, stderr %q; want 1 and a reason", args, code, stderr)
+		}
+	}
+	if code, _, _ := runCmd(t, env, "key", "revoke", id); code != 0 {
+		t.Fatal("revoke failed")
+	}
+	if code, _, stderr := runCmd(t, env, "key", "update", id, "--budget", "1"); code != 1 || !strings.Contains(stderr, "revoked") {
+		t.Fatalf("updating a revoked key: %d %q", code, stderr)
 	}
 }

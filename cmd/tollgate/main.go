@@ -53,7 +53,7 @@ Commands:
   migrate                     apply database migrations and exit
   tenant create|list          manage tenants
   topup                       credit a tenant's wallet
-  key create|list|revoke      manage a tenant's API keys
+  key create|list|revoke|update  manage a tenant's API keys
   channel add|list            manage upstream channels
   price set|list              manage the price book
   secret rotate               re-encrypt upstream API keys under a new secret key
