@@ -83,13 +83,9 @@ func (a *API) createKey(c *gin.Context) error {
 	if nk.ExpiresAt, err = a.expiry(req.ExpiresAt); err != nil {
 		return err
 	}
-	var limits *store.RateLimits
-	if req.RateLimits != nil {
-		l, err := req.RateLimits.store()
-		if err != nil {
-			return err
-		}
-		limits = &l
+	limits, err := req.RateLimits.optional()
+	if err != nil {
+		return err
 	}
 	k, secret, err := a.store.CreateKey(c.Request.Context(), nk)
 	if err != nil {
@@ -196,13 +192,9 @@ func (a *API) patchKey(c *gin.Context) error {
 		}
 		u.ExpiresAt = &ms
 	}
-	var limits *store.RateLimits
-	if req.RateLimits != nil {
-		l, err := req.RateLimits.store()
-		if err != nil {
-			return err
-		}
-		limits = &l
+	limits, err := req.RateLimits.optional()
+	if err != nil {
+		return err
 	}
 	id := c.Param("id")
 	ctx := c.Request.Context()

@@ -26,3 +26,15 @@ func (r *rateLimitsJSON) store() (store.RateLimits, error) {
 	}
 	return store.RateLimits{RequestsPerMinute: r.RequestsPerMinute, TokensPerMinute: r.TokensPerMinute, ConcurrentStreams: r.ConcurrentStreams}, nil
 }
+
+// optional is r as store limits: nil when r is (not sent).
+func (r *rateLimitsJSON) optional() (*store.RateLimits, error) {
+	if r == nil {
+		return nil, nil
+	}
+	l, err := r.store()
+	if err != nil {
+		return nil, err
+	}
+	return &l, nil
+}

@@ -322,13 +322,22 @@ func (c *cli) keyList(ctx context.Context) error {
 	return tw.Flush()
 }
 
-func (c *cli) keyRevoke(ctx context.Context) error {
+// keyID is the key a command names, by --id or as its argument.
+func (c *cli) keyID() (string, error) {
 	id := c.get("id")
 	if id == "" && len(c.args) > 0 {
 		id = c.args[0]
 	}
 	if id == "" {
-		return errors.New("missing --id")
+		return "", errors.New("missing --id")
+	}
+	return id, nil
+}
+
+func (c *cli) keyRevoke(ctx context.Context) error {
+	id, err := c.keyID()
+	if err != nil {
+		return err
 	}
 	if _, err := c.st.RevokeKey(ctx, id); err != nil {
 		return err
@@ -355,12 +364,9 @@ func parseExpires(e string) (time.Time, error) {
 
 // keyUpdate changes a key's budget, models or expiry: only the flags given.
 func (c *cli) keyUpdate(ctx context.Context) error {
-	id := c.get("id")
-	if id == "" && len(c.args) > 0 {
-		id = c.args[0]
-	}
-	if id == "" {
-		return errors.New("missing --id")
+	id, err := c.keyID()
+	if err != nil {
+		return err
 	}
 	var u store.KeyUpdate
 	switch b := c.get("budget"); b {
