@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httputil"
 	"net/textproto"
 	"strconv"
 	"strings"
@@ -93,7 +92,7 @@ func parseResponse(br *bufio.Reader, req *http.Request) *http.Response {
 		}
 		delete(h, "Transfer-Encoding") // as net/http does: it is the transport's business
 		resp.TransferEncoding, resp.ContentLength = []string{"chunked"}, -1
-		resp.Body = &chunkedBody{br: br, cr: httputil.NewChunkedReader(br)}
+		resp.Body = &chunkedBody{br: br, cr: &chunkedReader{br: br}}
 	case cl != nil:
 		length, ok := contentLength(cl[0])
 		if !ok {
@@ -198,7 +197,7 @@ func (b *lengthBody) Close() error { return nil }
 // the gateway uses no trailer), so the connection is left at the next answer.
 type chunkedBody struct {
 	br   *bufio.Reader
-	cr   io.Reader
+	cr   *chunkedReader
 	done bool
 }
 

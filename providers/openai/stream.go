@@ -158,8 +158,8 @@ func (s *stream) BeforeWait(f func()) { s.beforeWait = f; s.events.BeforeRead(f)
 // (providers.Parker), where the body's transport can.
 func (s *stream) Quiet(linger time.Duration) bool {
 	p, ok := s.body.(parkingBody)
-	if !ok || s.err != nil || s.events.Pending() {
-		return false
+	if !ok || s.err != nil || s.events.Pending() || p.Ready() {
+		return false // more is here: no wait, and no flush before one
 	}
 	if s.beforeWait != nil {
 		s.beforeWait()
@@ -180,4 +180,5 @@ func (s *stream) Park(wake func()) bool {
 type parkingBody interface {
 	Quiet(linger time.Duration) bool
 	Park(wake func()) bool
+	Ready() bool
 }

@@ -78,15 +78,22 @@ type Reader struct {
 	names [nameCacheSize]string
 	nextN int
 
-	beforeRead func() // called before each read of the input, which may block
+	beforeRead func() // called before each read of the input that may block
 	busy       bool   // the last read filled the buffer: more may be waiting
 }
 
-// BeforeRead sets f to be called before every read of the input: the moment the
-// reader may wait for more. A relay flushes its client there, so it can write the
-// events already read without a flush each and still never hold one back while it
-// waits.
+// BeforeRead sets f to be called before every read of the input that may wait for
+// more: every read, unless the input has a Ready method that says it will not wait.
+// A relay flushes its client there, so it can write the events already read without
+// a flush each and still never hold one back while it waits.
 func (r *Reader) BeforeRead(f func()) { r.beforeRead = f }
+
+// inputReady reports whether the input says its next Read returns at once (the
+// gateway's HTTP/1.1 answer bodies can): no wait, so nothing to flush before it.
+func (r *Reader) inputReady() bool {
+	rd, ok := r.rd.(interface{ Ready() bool })
+	return ok && rd.Ready()
+}
 
 // Pending reports whether Next can make progress without reading the input: bytes
 // are buffered, or an error is waiting to be returned.
@@ -299,7 +306,7 @@ func (r *Reader) fill() {
 		r.buf = nb
 	}
 	for range maxEmptyReads {
-		if r.beforeRead != nil {
+		if r.beforeRead != nil && !r.inputReady() {
 			r.beforeRead()
 		}
 		n, err := r.rd.Read(r.buf[r.end:])

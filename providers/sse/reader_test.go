@@ -259,3 +259,31 @@ func TestWriterFraming(t *testing.T) {
 		t.Fatalf("err = %v, want ErrInvalidName", err)
 	}
 }
+
+// readySource says whether its next Read would wait, as h1's answer bodies do.
+type readySource struct {
+	io.Reader
+	ready bool
+}
+
+func (s *readySource) Ready() bool { return s.ready }
+
+// The flush hook runs before a read that may wait, and only then.
+func TestBeforeReadOnlyBeforeAWait(t *testing.T) {
+	for _, ready := range []bool{false, true} {
+		src := &readySource{Reader: iotest.OneByteReader(strings.NewReader("data: a\n\ndata: b\n\n")), ready: ready}
+		r := NewReader(src)
+		calls := 0
+		r.BeforeRead(func() { calls++ })
+		evs, err := readAll(t, r)
+		if err != io.EOF || len(evs) != 2 {
+			t.Fatalf("ready %v: %d events, %v", ready, len(evs), err)
+		}
+		switch {
+		case ready && calls != 0:
+			t.Errorf("an input that does not wait: the hook ran %d times", calls)
+		case !ready && calls < len("data: a\n\ndata: b\n\n"):
+			t.Errorf("an input that may wait: the hook ran %d times, want once before each of its reads", calls)
+		}
+	}
+}
