@@ -449,7 +449,7 @@ func (w *writer) write(ctx context.Context, dc any, p *batchPlan) (err error) {
 		}
 	}
 	args := w.args[:0]
-	defer func() { clear(args); w.args = args[:0] }() // keeps the slice, not the values
+	defer func() { clear(args[:cap(args)]); w.args = args[:0] }() // keeps the slice, not the values
 	n := 0
 	flushLedger := func() error {
 		if n == 0 {

@@ -83,9 +83,9 @@ func (b *body) buffered() bool {
 
 // Ready reports whether a Read would return bytes at once, from the connection's
 // buffer, without waiting for the upstream. A relay that flushes its client before
-// each wait (providers/sse) skips the flush when there is none to come, so what it
-// holds leaves with the next flush, in one write instead of two. It may answer
-// false where a Read would not wait; it never answers true where one would.
+// each wait (providers/sse) skips the flush before a read that will not wait, so
+// what it holds leaves with the next flush, in one write instead of two. It may
+// answer false where a Read would not wait; it never answers true where one would.
 func (b *body) Ready() bool {
 	if b.eof || b.done.Load() || b.c.shed || b.c.br.Buffered() == 0 {
 		return false
