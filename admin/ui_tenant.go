@@ -89,7 +89,7 @@ func (u *UI) showTenant(c *gin.Context, status int, fs tenantForms) {
 	}
 	now := u.now()
 	for _, k := range keys {
-		v.Keys = append(v.Keys, keyView{APIKey: k, Status: keyStatus(k, now)})
+		v.Keys = append(v.Keys, keyView{APIKey: k, Status: k.Status(now)})
 	}
 	if b, err := strconv.ParseInt(c.Query("before"), 10, 64); err == nil && b > 0 {
 		v.Before = b
@@ -267,7 +267,7 @@ func (u *UI) showKey(c *gin.Context, status int, f *webui.Form) {
 		u.fail(c, err)
 		return
 	}
-	v := keyPageView{Key: k, TenantName: t.Name, Status: keyStatus(k, u.now()), Form: f}
+	v := keyPageView{Key: k, TenantName: t.Name, Status: k.Status(u.now()), Form: f}
 	if v.Form == nil {
 		budget, expires := "", ""
 		if k.Budget != nil {
@@ -325,15 +325,4 @@ func (u *UI) updateKey(c *gin.Context) {
 	}
 	u.gw.ForgetKey(k.ID)
 	redirect(c, UIPrefix+"/tenants/"+k.TenantID, "Key “"+k.Name+"” saved.")
-}
-
-// keyStatus is "active", "revoked" or "expired".
-func keyStatus(k store.APIKey, now time.Time) string {
-	switch {
-	case k.RevokedAt != 0:
-		return "revoked"
-	case !k.Active(now):
-		return "expired"
-	}
-	return "active"
 }

@@ -31,16 +31,6 @@ type keysView struct {
 	Created  *createdKey
 }
 
-func (p *Portal) keyStatus(k store.APIKey) string {
-	switch {
-	case k.RevokedAt != 0:
-		return "revoked"
-	case !k.Active(p.now()):
-		return "expired"
-	}
-	return "active"
-}
-
 func (p *Portal) keysPage(c *gin.Context) { p.showKeys(c, http.StatusOK, nil, nil) }
 
 func (p *Portal) showKeys(c *gin.Context, status int, f *webui.Form, created *createdKey) {
@@ -55,7 +45,7 @@ func (p *Portal) showKeys(c *gin.Context, status int, f *webui.Form, created *cr
 		v.NewKey = webui.NewForm()
 	}
 	for _, k := range keys {
-		v.Keys = append(v.Keys, keyView{APIKey: k, Status: p.keyStatus(k)})
+		v.Keys = append(v.Keys, keyView{APIKey: k, Status: k.Status(p.now())})
 	}
 	_, window, err := p.days(c, 30)
 	if err != nil {
@@ -111,7 +101,7 @@ func (p *Portal) showKey(c *gin.Context, status int, f *webui.Form) {
 		p.fail(c, err)
 		return
 	}
-	v := keyPageView{Key: k, Status: p.keyStatus(k), Form: f}
+	v := keyPageView{Key: k, Status: k.Status(p.now()), Form: f}
 	if v.Form == nil {
 		budget := ""
 		if k.Budget != nil {

@@ -30,6 +30,17 @@ type APIKey struct {
 	TenantLimits RateLimits
 }
 
+// Status is "revoked", "expired" or "active" at the given time.
+func (k APIKey) Status(now time.Time) string {
+	switch {
+	case k.RevokedAt != 0:
+		return "revoked"
+	case !k.Active(now):
+		return "expired"
+	}
+	return "active"
+}
+
 // Active says whether the key may be used at the given time.
 func (k APIKey) Active(now time.Time) bool {
 	return k.RevokedAt == 0 && (k.ExpiresAt == 0 || now.UnixMilli() < k.ExpiresAt)
@@ -91,12 +102,7 @@ func (s *Store) CreateKey(ctx context.Context, nk NewKey) (APIKey, string, error
 	if nk.Budget != nil && *nk.Budget < 0 {
 		return APIKey{}, "", fmt.Errorf("%w: budget must not be negative", ErrInvalid)
 	}
-	models := make([]string, 0, len(nk.Models))
-	for _, m := range nk.Models {
-		if m = strings.TrimSpace(m); m != "" {
-			models = append(models, m)
-		}
-	}
+	models := cleanModels(nk.Models)
 	secret := GenerateKey()
 	k := APIKey{ID: newID("key"), TenantID: nk.TenantID, Name: strings.TrimSpace(nk.Name), Hint: keyHint(secret),
 		Models: models, Budget: nk.Budget, CreatedAt: nowMillis()}

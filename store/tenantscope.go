@@ -63,38 +63,11 @@ type KeyChange struct {
 // UpdateTenantKey changes one of a tenant's keys. Gateways see the new model list at
 // their next configuration poll (the budget is read at every hold anyway).
 func (s *Store) UpdateTenantKey(ctx context.Context, tenantID, keyID string, ch KeyChange) (APIKey, error) {
-	if ch.Budget != nil && *ch.Budget < 0 {
-		return APIKey{}, fmt.Errorf("%w: budget must not be negative", ErrInvalid)
+	budget := ch.Budget
+	if err := s.updateKey(ctx, keyID, tenantID, KeyUpdate{Budget: &budget, Models: &ch.Models}); err != nil {
+		return APIKey{}, err
 	}
-	models := make([]string, 0, len(ch.Models))
-	for _, m := range ch.Models {
-		if m = strings.TrimSpace(m); m != "" {
-			models = append(models, m)
-		}
-	}
-	modelsJSON, _ := json.Marshal(models)
-	var budget *int64
-	if ch.Budget != nil {
-		b := int64(*ch.Budget)
-		budget = &b
-	}
-	var k APIKey
-	err := s.tx(ctx, func(tx *gorm.DB) error {
-		res := tx.Exec(`UPDATE api_keys SET budget = ?, models = ? WHERE id = ? AND tenant_id = ?`, budget, string(modelsJSON), keyID, tenantID)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return fmt.Errorf("%w: key %s", ErrNotFound, keyID)
-		}
-		if err := bumpConfigVersion(tx); err != nil {
-			return err
-		}
-		var err error
-		k, err = s.tenantKeyWith(tx, tenantID, keyID)
-		return err
-	})
-	return k, err
+	return s.TenantKey(ctx, tenantID, keyID)
 }
 
 // KeyUpdate changes some of a key's settings (the admin API's PATCH); a nil field
@@ -108,13 +81,21 @@ type KeyUpdate struct {
 // UpdateKey changes a key's budget, allowed models or expiry. Like UpdateTenantKey,
 // other gateways see the change at their next configuration poll.
 func (s *Store) UpdateKey(ctx context.Context, id string, u KeyUpdate) (APIKey, error) {
+	if err := s.updateKey(ctx, id, "", u); err != nil {
+		return APIKey{}, err
+	}
+	return s.Key(ctx, id)
+}
+
+// updateKey writes u to key id, of tenantID unless that is empty.
+func (s *Store) updateKey(ctx context.Context, id, tenantID string, u KeyUpdate) error {
 	var sets []string
 	var args []any
 	if u.Budget != nil {
 		var budget *int64
 		if b := *u.Budget; b != nil {
 			if *b < 0 {
-				return APIKey{}, fmt.Errorf("%w: budget must not be negative", ErrInvalid)
+				return fmt.Errorf("%w: budget must not be negative", ErrInvalid)
 			}
 			v := int64(*b)
 			budget = &v
@@ -122,26 +103,26 @@ func (s *Store) UpdateKey(ctx context.Context, id string, u KeyUpdate) (APIKey, 
 		sets, args = append(sets, "budget = ?"), append(args, budget)
 	}
 	if u.Models != nil {
-		models := make([]string, 0, len(*u.Models))
-		for _, m := range *u.Models {
-			if m = strings.TrimSpace(m); m != "" {
-				models = append(models, m)
-			}
-		}
-		modelsJSON, _ := json.Marshal(models)
+		modelsJSON, _ := json.Marshal(cleanModels(*u.Models))
 		sets, args = append(sets, "models = ?"), append(args, string(modelsJSON))
 	}
 	if u.ExpiresAt != nil {
 		if *u.ExpiresAt < 0 {
-			return APIKey{}, fmt.Errorf("%w: expiry must not be negative", ErrInvalid)
+			return fmt.Errorf("%w: expiry must not be negative", ErrInvalid)
 		}
 		sets, args = append(sets, "expires_at = ?"), append(args, *u.ExpiresAt)
 	}
 	if len(sets) == 0 {
-		return s.Key(ctx, id)
+		return nil
 	}
-	err := s.tx(ctx, func(tx *gorm.DB) error {
-		res := tx.Exec(`UPDATE api_keys SET `+strings.Join(sets, ", ")+` WHERE id = ?`, append(args, id)...)
+	where := ` WHERE id = ?`
+	args = append(args, id)
+	if tenantID != "" {
+		where += ` AND tenant_id = ?`
+		args = append(args, tenantID)
+	}
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		res := tx.Exec(`UPDATE api_keys SET `+strings.Join(sets, ", ")+where, args...)
 		if res.Error != nil {
 			return res.Error
 		}
@@ -150,10 +131,17 @@ func (s *Store) UpdateKey(ctx context.Context, id string, u KeyUpdate) (APIKey, 
 		}
 		return bumpConfigVersion(tx)
 	})
-	if err != nil {
-		return APIKey{}, err
+}
+
+// cleanModels is a key's list of allowed models without blanks and padding.
+func cleanModels(in []string) []string {
+	models := make([]string, 0, len(in))
+	for _, m := range in {
+		if m = strings.TrimSpace(m); m != "" {
+			models = append(models, m)
+		}
 	}
-	return s.Key(ctx, id)
+	return models
 }
 
 // TenantCall reads one row of a tenant's request log; ErrNotFound for a call of
