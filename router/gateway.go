@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -224,6 +225,11 @@ func saneRequestID(id string) bool {
 	}
 	return true
 }
+
+// ServedLean picks the requests package h1server reads itself: the API's calls
+// under /v1/, which are what the gateway serves many of; the dashboard, the portal
+// and the rest stay on net/http.
+func ServedLean(_, path string) bool { return strings.HasPrefix(path, "/v1/") }
 
 // NotFound answers unknown /v1 routes in the OpenAI error shape.
 func NotFound(c *gin.Context) {

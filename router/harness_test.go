@@ -7,15 +7,15 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/tollgate-gw/tollgate/billing"
-	"github.com/tollgate-gw/tollgate/internal/handback"
+	"github.com/tollgate-gw/tollgate/internal/h1server"
 	"github.com/tollgate-gw/tollgate/providers/providertest"
 	"github.com/tollgate-gw/tollgate/store"
 )
@@ -30,7 +30,7 @@ type harness struct {
 	t        testing.TB
 	store    *store.Store
 	gw       *Gateway
-	srv      *httptest.Server
+	srv      *testServer
 	upstream *providertest.OpenAIServer
 	tenant   store.Tenant
 	keyID    string
@@ -104,12 +104,9 @@ func newHarness(t testing.TB, credit billing.Nanos, opts ...func(*Config)) *harn
 	e.Use(RequestID, Recover(h.gw.log))
 	h.gw.Register(e)
 	e.NoRoute(NotFound)
-	h.srv = httptest.NewUnstartedServer(e)
+	h.srv = serveLean(t, e)
 	// As tollgate serve does: detached streams hand their connection back.
-	hl := handback.New(h.srv.Listener)
-	h.srv.Listener = hl
-	h.gw.HandBackTo(hl.Return)
-	h.srv.Start()
+	h.gw.HandBackTo(h.srv.front.Return)
 	t.Cleanup(func() {
 		h.srv.Close()
 		h.gw.CutStreams() // detached streams are not the server's to wait for
@@ -121,6 +118,27 @@ func newHarness(t testing.TB, credit billing.Nanos, opts ...func(*Config)) *harn
 	})
 	return h
 }
+
+// testServer serves a handler as tollgate serve does: /v1 on h1server, the rest
+// on net/http.
+type testServer struct {
+	URL   string
+	front *h1server.Server
+}
+
+func serveLean(t testing.TB, h http.Handler) *testServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := &h1server.Server{Handler: h, Serves: ServedLean, Fallback: &http.Server{Handler: h}, WatchHangUp: WatchHangUp(),
+		BaseContext: context.Background(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
+	go func() { _ = front.Serve(ln) }()
+	return &testServer{URL: "http://" + ln.Addr().String(), front: front}
+}
+
+func (s *testServer) Close() { _ = s.front.Close() }
 
 // post sends a JSON body with the harness key and returns status, headers and body.
 func (h *harness) post(path string, body any) (*http.Response, []byte) {

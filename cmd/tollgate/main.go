@@ -26,7 +26,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/tollgate-gw/tollgate/admin"
 	"github.com/tollgate-gw/tollgate/billing"
-	"github.com/tollgate-gw/tollgate/internal/handback"
+	"github.com/tollgate-gw/tollgate/internal/h1server"
 	"github.com/tollgate-gw/tollgate/metrics"
 	"github.com/tollgate-gw/tollgate/ratelimit"
 	"github.com/tollgate-gw/tollgate/router"
@@ -136,13 +136,14 @@ type Main struct {
 	Logger  *slog.Logger
 	Store   *store.Store
 	Gateway *router.Gateway
-	Server  *http.Server
+	Server  *http.Server  // serves what the front server leaves to net/http
 	Outbox  *store.Outbox // settlements waiting for the store
 	Metrics *metrics.Metrics
 
 	redis  *redis.Client // shared rate limits, when configured
 	portal *portalParts  // tenant self-service (portal.go)
 
+	front      *h1server.Server // reads the API's calls itself
 	listener   net.Listener
 	baseCtx    context.Context
 	cancelBase context.CancelFunc
@@ -243,6 +244,7 @@ func (m *Main) Open(ctx context.Context) error {
 	e.NoMethod(router.MethodNotAllowed)
 
 	m.baseCtx, m.cancelBase = context.WithCancel(context.Background())
+	errorLog := slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn)
 	m.Server = &http.Server{
 		Handler:           e,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -251,8 +253,13 @@ func (m *Main) Open(ctx context.Context) error {
 		WriteTimeout: m.Config.UpstreamTimeout + time.Minute,
 		IdleTimeout:  2 * time.Minute,
 		BaseContext:  func(net.Listener) context.Context { return m.baseCtx },
-		ErrorLog:     slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+		ErrorLog:     errorLog,
 	}
+	// The API's calls are read by h1server, everything else by net/http (m.Server).
+	m.front = &h1server.Server{Handler: e, Serves: router.ServedLean, Fallback: m.Server, WatchHangUp: router.WatchHangUp(),
+		ReadHeaderTimeout: m.Server.ReadHeaderTimeout, ReadTimeout: m.Server.ReadTimeout,
+		WriteTimeout: m.Server.WriteTimeout, IdleTimeout: m.Server.IdleTimeout,
+		BaseContext: m.baseCtx, ErrorLog: errorLog}
 	ln, err := net.Listen("tcp", m.Config.Addr)
 	if err != nil {
 		m.closePortal()
@@ -260,13 +267,12 @@ func (m *Main) Open(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", m.Config.Addr, err)
 	}
 	// Streams that detached from their handler hand their connection back here.
-	hl := handback.New(ln)
-	gw.HandBackTo(hl.Return)
-	m.listener = hl
+	gw.HandBackTo(m.front.Return)
+	m.listener = ln
 	m.startSweeper()
 	go gw.Watch(m.baseCtx, router.ConfigPollInterval)
 	go func() {
-		if err := m.Server.Serve(hl); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := m.front.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.Logger.Error("server stopped", "error", err)
 		}
 	}()
@@ -290,7 +296,7 @@ func (m *Main) URL() string {
 func (m *Main) Close() error {
 	graceCtx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownGrace)
 	defer cancel()
-	err := m.Server.Shutdown(graceCtx)
+	err := m.front.Shutdown(graceCtx)
 	if err == nil {
 		err = m.Gateway.Wait(graceCtx) // streams that detached from the server
 	}
@@ -304,7 +310,7 @@ func (m *Main) Close() error {
 	if werr := m.Gateway.Wait(settleCtx); werr != nil {
 		m.Logger.Error("calls still unsettled at exit; their holds expire and are swept on the next start", "error", werr)
 	}
-	_ = m.Server.Close() // after Shutdown: only cuts what outlived the grace period
+	_ = m.front.Close() // after Shutdown: only cuts what outlived the grace period
 	m.stopSweep()
 	<-m.sweepDone
 	m.closePortal()

@@ -38,6 +38,18 @@ func OnHangUp(c net.Conn, onHangUp func()) *Watching {
 	return w
 }
 
+// OnHangUpPolled is OnHangUp without the portable fallback: it reports false, and
+// watches nothing, when the connection cannot be polled (not Linux, not a socket).
+// Such a watch never reads from c, so the caller's buffered reader keeps every byte.
+func OnHangUpPolled(c net.Conn, onHangUp func()) (*Watching, bool) {
+	w := &Watching{conn: c, f: onHangUp}
+	return w, watchPoll(w)
+}
+
+// Polled reports whether this platform watches connections with a poller (Linux);
+// elsewhere OnHangUpPolled and OnReadable always report false.
+func Polled() bool { return pollerWorks() }
+
 // OnReadable calls f once, from another goroutine, when c has bytes to read, was
 // closed by its peer, or failed — unless Stop comes first. It reports false when it
 // cannot watch c (not Linux, not a socket); the caller then waits by reading.

@@ -6,6 +6,8 @@ import (
 	"syscall"
 )
 
+func pollerWorks() bool { return getPoller() != nil }
+
 // poller is the process's one epoll instance for watched connections. It is
 // separate from the Go runtime's own: a descriptor may sit in both, and events here
 // never read, they only call the watch's function.
