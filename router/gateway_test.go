@@ -346,6 +346,34 @@ func TestStream(t *testing.T) {
 
 // waitForCall polls the request log for the one call a test made: a handler whose
 // client has gone settles after the client stops waiting.
+// TestClientLeavesDuringPlainCall: the upstream answers after 3 s; the client
+// leaves at 0.4 s. The server watches calls that run past 0.1 s, so the call is
+// cancelled well before the upstream would have answered, and nothing is charged.
+func TestClientLeavesDuringPlainCall(t *testing.T) {
+	h := newHarness(t, usd)
+	h.upstream.SetBehavior(providertest.Behavior{HeaderDelay: 3 * time.Second, PromptTokens: 10, CompletionTokens: 10})
+	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	defer cancel()
+	raw, _ := json.Marshal(chatBody(nil))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, h.srv.URL+"/v1/chat/completions", strings.NewReader(string(raw)))
+	req.Header.Set("Authorization", "Bearer "+h.key)
+	start := time.Now()
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("status %d: the client should have given up", resp.StatusCode)
+	}
+	rec := waitForCall(t, h)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("the call settled %v after it began: the upstream call ran on after the client left", took)
+	}
+	if rec.Status == http.StatusOK || rec.Cost != 0 {
+		t.Fatalf("record %+v: a call whose client left before the answer is not charged", rec)
+	}
+	if w := h.wallet(); w.Held != 0 || w.Balance != usd {
+		t.Fatalf("wallet %+v", w)
+	}
+}
+
 func waitForCall(t *testing.T, h *harness) store.CallRecord {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
