@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/tollgate-gw/tollgate/internal/h1server"
+	"github.com/tollgate-gw/tollgate/internal/h1"
 	"github.com/tollgate-gw/tollgate/internal/netwatch"
 )
 
@@ -128,7 +128,7 @@ func (g *Gateway) untrack(cl *call) {
 	g.detachedMu.Unlock()
 }
 
-// WatchHangUp is h1server.Server.WatchHangUp on this platform: package netwatch's
+// WatchHangUp is h1.Server.WatchHangUp on this platform: package netwatch's
 // poller, or nil where there is none (every connection then goes to net/http).
 func WatchHangUp() func(c net.Conn, onHangUp func()) (stop func(), ok bool) {
 	if !netwatch.Polled() {
@@ -141,7 +141,7 @@ func WatchHangUp() func(c net.Conn, onHangUp func()) (stop func(), ok bool) {
 }
 
 // HandBackTo sets where a detached stream's connection goes when its answer is
-// complete (h1server.Server.Return); without it such connections are closed once
+// complete (h1.Server.Return); without it such connections are closed once
 // the answer is complete. Call it before serving.
 func (g *Gateway) HandBackTo(f func(net.Conn) bool) { g.handBack = f }
 
@@ -228,5 +228,5 @@ func (d *detachedConn) end(overhead string) {
 		_ = d.conn.Close()
 		return
 	}
-	d.handBack(h1server.WithPrefix(d.conn, append(d.early, early...)))
+	d.handBack(h1.WithPrefix(d.conn, append(d.early, early...)))
 }

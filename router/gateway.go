@@ -226,7 +226,7 @@ func saneRequestID(id string) bool {
 	return true
 }
 
-// ServedLean picks the requests package h1server reads itself: the API's calls
+// ServedLean picks the requests package h1 reads (Server) itself: the API's calls
 // under /v1/, which are what the gateway serves many of; the dashboard, the portal
 // and the rest stay on net/http.
 func ServedLean(_, path string) bool { return strings.HasPrefix(path, "/v1/") }

@@ -15,7 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/tollgate-gw/tollgate/billing"
-	"github.com/tollgate-gw/tollgate/internal/h1server"
+	"github.com/tollgate-gw/tollgate/internal/h1"
 	"github.com/tollgate-gw/tollgate/providers/providertest"
 	"github.com/tollgate-gw/tollgate/store"
 )
@@ -119,11 +119,11 @@ func newHarness(t testing.TB, credit billing.Nanos, opts ...func(*Config)) *harn
 	return h
 }
 
-// testServer serves a handler as tollgate serve does: /v1 on h1server, the rest
+// testServer serves a handler as tollgate serve does: /v1 on h1.Server, the rest
 // on net/http.
 type testServer struct {
 	URL   string
-	front *h1server.Server
+	front *h1.Server
 }
 
 func serveLean(t testing.TB, h http.Handler) *testServer {
@@ -132,7 +132,7 @@ func serveLean(t testing.TB, h http.Handler) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	front := &h1server.Server{Handler: h, Serves: ServedLean, Fallback: &http.Server{Handler: h}, WatchHangUp: WatchHangUp(),
+	front := &h1.Server{Handler: h, Serves: ServedLean, Fallback: &http.Server{Handler: h}, WatchHangUp: WatchHangUp(),
 		BaseContext: context.Background(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
 	go func() { _ = front.Serve(ln) }()
 	return &testServer{URL: "http://" + ln.Addr().String(), front: front}

@@ -26,7 +26,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/tollgate-gw/tollgate/admin"
 	"github.com/tollgate-gw/tollgate/billing"
-	"github.com/tollgate-gw/tollgate/internal/h1server"
+	"github.com/tollgate-gw/tollgate/internal/h1"
 	"github.com/tollgate-gw/tollgate/metrics"
 	"github.com/tollgate-gw/tollgate/ratelimit"
 	"github.com/tollgate-gw/tollgate/router"
@@ -143,7 +143,7 @@ type Main struct {
 	redis  *redis.Client // shared rate limits, when configured
 	portal *portalParts  // tenant self-service (portal.go)
 
-	front      *h1server.Server // reads the API's calls itself
+	front      *h1.Server // reads the API's calls itself
 	listener   net.Listener
 	baseCtx    context.Context
 	cancelBase context.CancelFunc
@@ -255,8 +255,8 @@ func (m *Main) Open(ctx context.Context) error {
 		BaseContext:  func(net.Listener) context.Context { return m.baseCtx },
 		ErrorLog:     errorLog,
 	}
-	// The API's calls are read by h1server, everything else by net/http (m.Server).
-	m.front = &h1server.Server{Handler: e, Serves: router.ServedLean, Fallback: m.Server, WatchHangUp: router.WatchHangUp(),
+	// The API's calls are read by h1.Server, everything else by net/http (m.Server).
+	m.front = &h1.Server{Handler: e, Serves: router.ServedLean, Fallback: m.Server, WatchHangUp: router.WatchHangUp(),
 		ReadHeaderTimeout: m.Server.ReadHeaderTimeout, ReadTimeout: m.Server.ReadTimeout,
 		WriteTimeout: m.Server.WriteTimeout, IdleTimeout: m.Server.IdleTimeout,
 		BaseContext: m.baseCtx, ErrorLog: errorLog}

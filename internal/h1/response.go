@@ -52,25 +52,9 @@ func parseResponse(br *bufio.Reader, req *http.Request) *http.Response {
 		return nil
 	}
 
-	n := strings.Count(rest, "\r\n")
-	h := make(http.Header, n)
-	values := make([]string, n)
-	for i := 0; rest != ""; i++ {
-		var l string
-		l, rest, _ = strings.Cut(rest, "\r\n")
-		key, value, ok := strings.Cut(l, ":")
-		if !ok || !httpguts.ValidHeaderFieldName(key) || !httpguts.ValidHeaderFieldValue(value) {
-			return nil
-		}
-		if !canonical(key) {
-			key = textproto.CanonicalMIMEHeaderKey(key)
-		}
-		values[i] = strings.Trim(value, " \t")
-		if old := h[key]; old != nil {
-			h[key] = append(old, values[i])
-		} else {
-			h[key] = values[i : i+1 : i+1]
-		}
+	h := parseFields(rest)
+	if h == nil {
+		return nil
 	}
 
 	resp := &http.Response{Status: status, StatusCode: code, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
@@ -108,6 +92,33 @@ func parseResponse(br *bufio.Reader, req *http.Request) *http.Response {
 	}
 	_, _ = br.Discard(end + 4)
 	return resp
+}
+
+// parseFields reads a head's field lines, each with its CRLF, in place: one string
+// holds every key and value, one slice every value. It returns nil for anything
+// net/http should judge instead (folded lines, invalid names or values).
+func parseFields(rest string) http.Header {
+	n := strings.Count(rest, "\r\n")
+	h := make(http.Header, n)
+	values := make([]string, n)
+	for i := 0; rest != ""; i++ {
+		var l string
+		l, rest, _ = strings.Cut(rest, "\r\n")
+		key, value, ok := strings.Cut(l, ":")
+		if !ok || !httpguts.ValidHeaderFieldName(key) || !httpguts.ValidHeaderFieldValue(value) {
+			return nil // a folded line starts with a space, which no valid name holds
+		}
+		if !canonical(key) {
+			key = textproto.CanonicalMIMEHeaderKey(key)
+		}
+		values[i] = strings.Trim(value, " \t")
+		if old := h[key]; old != nil {
+			h[key] = append(old, values[i])
+		} else {
+			h[key] = values[i : i+1 : i+1]
+		}
+	}
+	return h
 }
 
 // statusCode reads the three digits that start a status line's rest ("200 OK").
@@ -166,8 +177,9 @@ func contentLength(v string) (int64, bool) {
 	return n, err == nil && v[0] != '+' && v[0] != '-'
 }
 
-// lengthBody is a body of a known length. Its last bytes come with io.EOF, so the
-// connection goes back to the pool without one more read.
+// lengthBody is a body of a known length, an answer's or (Server) a request's. Its
+// last bytes come with io.EOF, so the connection goes back to the pool, or on to
+// the next request, without one more read.
 type lengthBody struct {
 	br   *bufio.Reader
 	left int64

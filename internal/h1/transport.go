@@ -1,10 +1,11 @@
-// Package h1 is the gateway's client transport for plain-HTTP upstreams (a local
-// vLLM, Ollama, an in-house host, the test fakes). It runs each HTTP/1.1 exchange on
-// the caller's goroutine, over pooled keep-alive connections: net/http's Transport
-// keeps two goroutines and two 4 KiB buffers per connection and hands every request
-// and answer between them, which costs CPU on every call and memory on every open
-// stream. Everything else — HTTPS (HTTP/2), proxies, CONNECT — goes to a
-// *http.Transport.
+// Package h1 is HTTP/1.1 on the caller's goroutine, both ways, for what the gateway
+// does many of. Transport is its client for plain-HTTP upstreams (a local vLLM,
+// Ollama, an in-house host, the test fakes): it runs each exchange over pooled
+// keep-alive connections, where net/http's Transport keeps two goroutines and two
+// 4 KiB buffers per connection and hands every request and answer between them,
+// which costs CPU on every call and memory on every open stream. Everything else —
+// HTTPS (HTTP/2), proxies, CONNECT — goes to a *http.Transport. Server (server.go)
+// reads the API's calls, and leaves every other request to net/http's server.
 package h1
 
 import (

@@ -1,4 +1,4 @@
-package h1server
+package h1
 
 import (
 	"bufio"
@@ -16,7 +16,7 @@ func servesV1(_, path string) bool { return strings.HasPrefix(path, "/v1/") }
 
 // parseFast runs the fast path on raw: the request, or nil when it is net/http's.
 func parseFast(raw string) (*http.Request, *bufio.Reader) {
-	br := bufio.NewReaderSize(strings.NewReader(raw), readBufferSize)
+	br := bufio.NewReaderSize(strings.NewReader(raw), headBufferSize)
 	end, whole, _ := headEnd(br)
 	if !whole {
 		return nil, br
@@ -60,7 +60,7 @@ func TestParseRequest(t *testing.T) {
 		"folded line":        "GET /v1/models HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n  2\r\n\r\n",
 		"space before colon": "GET /v1/models HTTP/1.1\r\nHost: h\r\nX-A : 1\r\n\r\n",
 		"bare LF":            "GET /v1/models HTTP/1.1\nHost: h\n\n",
-		"head too large":     "GET /v1/models HTTP/1.1\r\nHost: h\r\nX-Big: " + strings.Repeat("a", readBufferSize) + "\r\n\r\n",
+		"head too large":     "GET /v1/models HTTP/1.1\r\nHost: h\r\nX-Big: " + strings.Repeat("a", headBufferSize) + "\r\n\r\n",
 		"bad Host":           "GET /v1/models HTTP/1.1\r\nHost: a b\r\n\r\n",
 	} {
 		if req, _ := parseFast(raw); req != nil {
@@ -103,7 +103,7 @@ func FuzzParseRequest(f *testing.F) {
 				fast.ContentLength, fast.Close)
 		}
 		slowBody, _ := io.ReadAll(slow.Body)
-		fastBody, _ := io.ReadAll(&body{br: fbr, left: fast.ContentLength})
+		fastBody, _ := io.ReadAll(&lengthBody{br: fbr, left: fast.ContentLength})
 		if !bytes.Equal(slowBody, fastBody) {
 			t.Fatalf("body: net/http %q, fast %q", slowBody, fastBody)
 		}

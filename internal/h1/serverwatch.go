@@ -1,4 +1,4 @@
-package h1server
+package h1
 
 import (
 	"net"
@@ -19,12 +19,12 @@ const watchAfter = 100 * time.Millisecond
 type inflight struct {
 	watch   func(c net.Conn, onHangUp func()) (stop func(), ok bool)
 	mu      sync.Mutex
-	head    *conn
+	head    *serverConn
 	tick    uint32
 	running bool
 }
 
-func (f *inflight) add(c *conn) {
+func (f *inflight) add(c *serverConn) {
 	f.mu.Lock()
 	c.since = f.tick
 	c.prev, c.next = nil, f.head
@@ -41,7 +41,7 @@ func (f *inflight) add(c *conn) {
 
 // remove takes c out of the list and returns the stop of its watch, if it got one,
 // for the caller to call before the connection is read, closed or handed on.
-func (f *inflight) remove(c *conn) func() {
+func (f *inflight) remove(c *serverConn) func() {
 	f.mu.Lock()
 	if c.prev != nil {
 		c.prev.next = c.next

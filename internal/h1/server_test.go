@@ -1,4 +1,4 @@
-package h1server
+package h1
 
 import (
 	"bufio"
@@ -64,7 +64,7 @@ type answer struct {
 	Close            bool
 }
 
-func get(t *testing.T, c *http.Client, method, url, body string) answer {
+func fetch(t *testing.T, c *http.Client, method, url, body string) answer {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	if body == "" {
@@ -158,8 +158,8 @@ func TestAnswersAsNetHTTP(t *testing.T) {
 				if method == "POST" {
 					body = `{"in":1}`
 				}
-				got := get(t, &http.Client{}, method, url+"/v1/x?q=1", body)
-				want := get(t, &http.Client{}, method, ref.URL+"/v1/x?q=1", body)
+				got := fetch(t, &http.Client{}, method, url+"/v1/x?q=1", body)
+				want := fetch(t, &http.Client{}, method, ref.URL+"/v1/x?q=1", body)
 				if !lean {
 					t.Fatal("served by net/http")
 				}
@@ -191,7 +191,7 @@ func TestOddRequestsGoToNetHTTP(t *testing.T) {
 		{"dashboard", "GET /admin/ HTTP/1.1\r\nHost: h\r\n\r\n", "200", "GET /admin/ "},
 		{"malformed", "GET /v1/x HTTP/1.1\r\nHost: h\r\nX-A : 1\r\n\r\n", "400", ""},
 		{"no Host", "GET /v1/x HTTP/1.1\r\n\r\n", "400", ""},
-		{"large head", "GET /v1/x HTTP/1.1\r\nHost: h\r\nX-Big: " + strings.Repeat("a", 3*readBufferSize) + "\r\n\r\n", "200", "GET /v1/x "},
+		{"large head", "GET /v1/x HTTP/1.1\r\nHost: h\r\nX-Big: " + strings.Repeat("a", 3*headBufferSize) + "\r\n\r\n", "200", "GET /v1/x "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			lean.Store(true)
@@ -219,6 +219,34 @@ func TestOddRequestsGoToNetHTTP(t *testing.T) {
 	}
 }
 
+// exchange sends raw on a new connection to url and reads one answer per body in
+// wants, in order, each expected to carry that body. It returns the reader, for
+// what follows.
+func exchange(t *testing.T, url, raw string, wants ...string) *bufio.Reader {
+	t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	for _, want := range wants {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if string(b) != want {
+			t.Fatalf("%d %q, want %q", resp.StatusCode, b, want)
+		}
+	}
+	return br
+}
+
 // TestKeepAliveAndPipelining: requests sent together are answered in order on one
 // connection, with their bodies apart.
 func TestKeepAliveAndPipelining(t *testing.T) {
@@ -226,25 +254,8 @@ func TestKeepAliveAndPipelining(t *testing.T) {
 		b, _ := io.ReadAll(r.Body)
 		fmt.Fprintf(w, "%s:%s", r.URL.Path, b)
 	}))
-	c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	_, _ = io.WriteString(c, "POST /v1/a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nonePOST /v1/b HTTP/1.1\r\nHost: h\r\n"+
-		"Content-Length: 3\r\n\r\ntwoGET /v1/c HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
-	br := bufio.NewReader(c)
-	for _, want := range []string{"/v1/a:one", "/v1/b:two", "/v1/c:"} {
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		if string(b) != want {
-			t.Fatalf("%q, want %q", b, want)
-		}
-	}
+	br := exchange(t, url, "POST /v1/a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nonePOST /v1/b HTTP/1.1\r\nHost: h\r\n"+
+		"Content-Length: 3\r\n\r\ntwoGET /v1/c HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", "/v1/a:one", "/v1/b:two", "/v1/c:")
 	if _, err := br.ReadByte(); err != io.EOF {
 		t.Fatalf("after Connection: close the server should close; read %v", err)
 	}
@@ -302,8 +313,8 @@ func TestHangUpEarlyIsNoticedOnceWatched(t *testing.T) {
 	}
 }
 
-// TestQuickCallsAreNotWatched: a call that ends before watchAfter never reaches
-// the poller, and a pipelined request does not cancel the one before it.
+// TestPipelinedRequestDoesNotCancel: a request sent early, while the one before it
+// runs under the hang-up watch, is not taken for a hang-up.
 func TestPipelinedRequestDoesNotCancel(t *testing.T) {
 	_, url := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/v1/slow" {
@@ -316,24 +327,7 @@ func TestPipelinedRequestDoesNotCancel(t *testing.T) {
 		}
 		_, _ = io.WriteString(w, r.URL.Path)
 	}))
-	c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	_, _ = io.WriteString(c, "GET /v1/slow HTTP/1.1\r\nHost: h\r\n\r\nGET /v1/next HTTP/1.1\r\nHost: h\r\n\r\n")
-	br := bufio.NewReader(c)
-	for _, want := range []string{"/v1/slow", "/v1/next"} {
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		if string(b) != want {
-			t.Fatalf("%d %q, want %q", resp.StatusCode, b, want)
-		}
-	}
+	exchange(t, url, "GET /v1/slow HTTP/1.1\r\nHost: h\r\n\r\nGET /v1/next HTTP/1.1\r\nHost: h\r\n\r\n", "/v1/slow", "/v1/next")
 }
 
 // TestHijackAndReturn: a handler takes the connection over, answers, and hands it
@@ -362,10 +356,10 @@ func TestHijackAndReturn(t *testing.T) {
 		}()
 	}))
 	c := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
-	if a := get(t, c, "GET", url+"/v1/hijack", ""); a.Body != "first part, second part" {
+	if a := fetch(t, c, "GET", url+"/v1/hijack", ""); a.Body != "first part, second part" {
 		t.Fatalf("%+v", a)
 	}
-	if a := get(t, c, "GET", url+"/v1/next", ""); a.Body != "served again" {
+	if a := fetch(t, c, "GET", url+"/v1/next", ""); a.Body != "served again" {
 		t.Fatalf("%+v", a)
 	}
 }
@@ -389,24 +383,7 @@ func TestReturnWithTheNextRequest(t *testing.T) {
 		_, _ = io.WriteString(nc, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")
 		s.Return(WithPrefix(nc, early))
 	}))
-	c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	_, _ = io.WriteString(c, "GET /v1/hijack HTTP/1.1\r\nHost: h\r\n\r\nGET /v1/second HTTP/1.1\r\nHost: h\r\n\r\n")
-	br := bufio.NewReader(c)
-	for _, want := range []string{"first", "then /v1/second"} {
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		if string(b) != want {
-			t.Fatalf("%q, want %q", b, want)
-		}
-	}
+	exchange(t, url, "GET /v1/hijack HTTP/1.1\r\nHost: h\r\n\r\nGET /v1/second HTTP/1.1\r\nHost: h\r\n\r\n", "first", "then /v1/second")
 }
 
 // TestRefusedUploadKeepsItsAnswer: a handler that answers without reading a large
@@ -415,12 +392,12 @@ func TestRefusedUploadKeepsItsAnswer(t *testing.T) {
 	_, url := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "too large", http.StatusRequestEntityTooLarge)
 	}))
-	a := get(t, &http.Client{}, "POST", url+"/v1/upload", strings.Repeat("x", 4<<20))
+	a := fetch(t, &http.Client{}, "POST", url+"/v1/upload", strings.Repeat("x", 4<<20))
 	if a.Status != http.StatusRequestEntityTooLarge || !a.Close {
 		t.Fatalf("%+v", a)
 	}
 	// A small body left unread is read past, and the connection kept.
-	a = get(t, &http.Client{}, "POST", url+"/v1/upload", "small")
+	a = fetch(t, &http.Client{}, "POST", url+"/v1/upload", "small")
 	if a.Status != http.StatusRequestEntityTooLarge || a.Close {
 		t.Fatalf("%+v", a)
 	}
@@ -451,7 +428,7 @@ func TestPanicClosesTheConnection(t *testing.T) {
 			t.Fatalf("%s: the answer looked whole", path)
 		}
 	}
-	if a := get(t, &http.Client{}, "GET", url+"/v1/ok", ""); a.Body != "fine" {
+	if a := fetch(t, &http.Client{}, "GET", url+"/v1/ok", ""); a.Body != "fine" {
 		t.Fatalf("%+v", a)
 	}
 	if out := logged.String(); !strings.Contains(out, "panic serving") || !strings.Contains(out, "bug") ||
@@ -495,7 +472,7 @@ func TestShutdownWaitsForCalls(t *testing.T) {
 	}
 	defer idle.Close()
 	answered := make(chan answer, 1)
-	go func() { answered <- get(t, &http.Client{}, "GET", url+"/v1/slow", "") }()
+	go func() { answered <- fetch(t, &http.Client{}, "GET", url+"/v1/slow", "") }()
 	<-entered
 	shut := make(chan error, 1)
 	go func() { shut <- s.Shutdown(context.Background()) }()

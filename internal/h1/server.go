@@ -1,4 +1,4 @@
-// Package h1server serves the gateway's API calls over HTTP/1.1 on each
+// The server side (Server) serves the gateway's API calls over HTTP/1.1 on each
 // connection's own goroutine, and hands every connection it is unsure of to
 // net/http. net/http's server pays, on every request, for a background read that
 // watches the client leave (a goroutine wake-up, a read and two deadline changes),
@@ -14,7 +14,8 @@
 // is noticed as net/http notices it — the request's context is cancelled — but only
 // for calls still running after watchAfter: a poller (WatchHangUp; the gateway's is
 // package netwatch) watches their connections, and quick calls pay nothing.
-package h1server
+
+package h1
 
 import (
 	"bufio"
@@ -55,7 +56,7 @@ type Server struct {
 	mu       sync.Mutex
 	ln       net.Listener
 	handover *handoverListener
-	conns    map[*conn]struct{}
+	conns    map[*serverConn]struct{}
 	closing  atomic.Bool
 	calls    inflight
 }
@@ -73,7 +74,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.BaseContext = context.Background()
 	}
 	s.handover = newHandoverListener(ln.Addr())
-	s.conns = make(map[*conn]struct{})
+	s.conns = make(map[*serverConn]struct{})
 	s.mu.Unlock()
 	fallbackDone := make(chan error, 1)
 	go func() { fallbackDone <- s.Fallback.Serve(s.handover) }()
@@ -109,7 +110,7 @@ func (s *Server) Return(nc net.Conn) bool {
 }
 
 func (s *Server) start(nc net.Conn) bool {
-	c := &conn{srv: s, nc: nc}
+	c := &serverConn{srv: s, nc: nc}
 	s.mu.Lock()
 	if s.closing.Load() {
 		s.mu.Unlock()
@@ -184,7 +185,7 @@ func (s *Server) closeIdle() int {
 	return len(s.conns)
 }
 
-func (s *Server) forget(c *conn) {
+func (s *Server) forget(c *serverConn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
@@ -206,8 +207,8 @@ const (
 	stateClosed
 )
 
-// conn is one client connection served here.
-type conn struct {
+// serverConn is one client connection served here.
+type serverConn struct {
 	srv        *Server
 	nc         net.Conn
 	br         *bufio.Reader
@@ -219,15 +220,15 @@ type conn struct {
 	cancel      context.CancelFunc
 	since       uint32
 	watch       func() // stops the hang-up watch
-	prev, next  *conn
+	prev, next  *serverConn
 	watchedOnce bool
 }
 
-const readBufferSize = 4096
+const headBufferSize = 4096
 
-var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, headBufferSize) }}
 
-func (c *conn) serve() {
+func (c *serverConn) serve() {
 	c.remoteAddr = c.nc.RemoteAddr().String()
 	c.br = readers.Get().(*bufio.Reader)
 	c.br.Reset(c.nc)
@@ -248,7 +249,7 @@ func (c *conn) serve() {
 
 // next1 waits for the connection's next request and serves it; false ends the
 // connection (closed, hijacked or handed over).
-func (c *conn) next1(first bool) bool {
+func (c *serverConn) next1(first bool) bool {
 	wait := c.srv.IdleTimeout
 	if first || wait == 0 {
 		wait = c.srv.ReadHeaderTimeout
@@ -277,13 +278,13 @@ func (c *conn) next1(first bool) bool {
 	return c.serveRequest(req)
 }
 
-func (c *conn) serveRequest(req *http.Request) (keep bool) {
+func (c *serverConn) serveRequest(req *http.Request) (keep bool) {
 	ctx, cancel := context.WithCancel(c.srv.BaseContext)
 	req = req.WithContext(ctx)
 	req.RemoteAddr = c.remoteAddr
 	w := &response{c: c, req: req, header: make(http.Header, 4)}
 	if req.ContentLength > 0 {
-		w.rb = &body{br: c.br, left: req.ContentLength}
+		w.rb = &lengthBody{br: c.br, left: req.ContentLength}
 		req.Body = w.rb
 		if int64(c.br.Buffered()) < req.ContentLength {
 			c.setReadDeadline(c.srv.ReadTimeout)
@@ -330,7 +331,7 @@ func (c *conn) serveRequest(req *http.Request) (keep bool) {
 // handler refused (413): closing with unread bytes would reset the connection, and
 // the client could lose the answer already sent. So the server stops sending, reads
 // and drops what comes for a moment (net/http waits the same 500 ms), then closes.
-func (c *conn) closeUnread() {
+func (c *serverConn) closeUnread() {
 	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()
 		_ = c.nc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
@@ -340,7 +341,7 @@ func (c *conn) closeUnread() {
 }
 
 // endCall takes the call out of the hang-up watch.
-func (c *conn) endCall() {
+func (c *serverConn) endCall() {
 	if stop := c.srv.calls.remove(c); stop != nil {
 		stop()
 	}
@@ -348,7 +349,7 @@ func (c *conn) endCall() {
 }
 
 // hijacked is the response's Hijack: the connection leaves this server.
-func (c *conn) hijacked() {
+func (c *serverConn) hijacked() {
 	c.endCall()
 	c.gone = true
 	c.srv.forget(c)
@@ -358,7 +359,7 @@ func (c *conn) hijacked() {
 
 // handOver gives the connection, with what was read of its next request, to
 // Fallback.
-func (c *conn) handOver() {
+func (c *serverConn) handOver() {
 	c.gone = true
 	c.srv.forget(c)
 	_ = c.nc.SetReadDeadline(time.Time{})
@@ -366,13 +367,13 @@ func (c *conn) handOver() {
 	c.srv.handOver(c.nc, append([]byte(nil), buffered...)...)
 }
 
-func (c *conn) close() {
+func (c *serverConn) close() {
 	c.state.Store(stateClosed)
 	c.srv.forget(c)
 	_ = c.nc.Close()
 }
 
-func (c *conn) setReadDeadline(d time.Duration) {
+func (c *serverConn) setReadDeadline(d time.Duration) {
 	if d > 0 {
 		_ = c.nc.SetReadDeadline(time.Now().Add(d))
 	}

@@ -1,13 +1,10 @@
-package h1server
+package h1
 
 import (
 	"bufio"
 	"bytes"
-	"io"
 	"net/http"
-	"net/textproto"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"golang.org/x/net/http/httpguts"
@@ -55,25 +52,9 @@ func parseRequest(br *bufio.Reader, end int, serves func(method, path string) bo
 		return nil
 	}
 
-	n := strings.Count(rest, "\r\n")
-	h := make(http.Header, n)
-	values := make([]string, n)
-	for i := 0; rest != ""; i++ {
-		var l string
-		l, rest, _ = strings.Cut(rest, "\r\n")
-		key, value, ok := strings.Cut(l, ":")
-		if !ok || !httpguts.ValidHeaderFieldName(key) || !httpguts.ValidHeaderFieldValue(value) {
-			return nil // a folded line starts with a space, which no valid name holds
-		}
-		if !canonical(key) {
-			key = textproto.CanonicalMIMEHeaderKey(key)
-		}
-		values[i] = strings.Trim(value, " \t")
-		if old := h[key]; old != nil {
-			h[key] = append(old, values[i])
-		} else {
-			h[key] = values[i : i+1 : i+1]
-		}
+	h := parseFields(rest)
+	if h == nil {
+		return nil
 	}
 	for _, k := range [...]string{"Expect", "Upgrade", "Transfer-Encoding", "Trailer"} {
 		if h[k] != nil {
@@ -104,77 +85,10 @@ func parseRequest(br *bufio.Reader, end int, serves func(method, path string) bo
 	return req
 }
 
-// canonical reports whether k is already in canonical form ("Content-Type").
-func canonical(k string) bool {
-	upper := true
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
-			return false
-		}
-		upper = c == '-'
-	}
-	return true
-}
-
-// closeOrKeepAlive reads a Connection header: close asks for the connection to end
-// after this exchange. It reports false for any other token (upgrade, a hop-by-hop
-// header list), which the fast path leaves to net/http.
-func closeOrKeepAlive(conn []string, close *bool) bool {
-	for _, v := range conn {
-		for tok := range strings.SplitSeq(v, ",") {
-			switch tok = strings.TrimSpace(tok); {
-			case strings.EqualFold(tok, "close"):
-				*close = true
-			case strings.EqualFold(tok, "keep-alive"), tok == "":
-			default:
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// contentLength parses a Content-Length value as net/http does: digits only.
-func contentLength(v string) (int64, bool) {
-	if v == "" || len(v) > 18 {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	return n, err == nil && v[0] != '+' && v[0] != '-'
-}
-
-// body is a request body of a known length, read from the connection's reader.
-// Its last bytes come with io.EOF.
-type body struct {
-	br   *bufio.Reader
-	left int64
-}
-
-func (b *body) Read(p []byte) (int, error) {
-	if b.left <= 0 {
-		return 0, io.EOF
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.br.Read(p)
-	b.left -= int64(n)
-	switch {
-	case b.left == 0:
-		return n, io.EOF
-	case err == io.EOF:
-		return n, io.ErrUnexpectedEOF
-	}
-	return n, err
-}
-
-func (b *body) Close() error { return nil }
-
 // discard reads what the handler left of the body, when it is small enough to be
 // worth keeping the connection for; it reports whether the connection can carry
 // the client's next request.
-func (b *body) discard() bool {
+func (b *lengthBody) discard() bool {
 	if b.left <= 0 {
 		return true
 	}

@@ -1,4 +1,4 @@
-package h1server
+package h1
 
 import (
 	"bufio"
@@ -22,9 +22,9 @@ import (
 // otherwise, sniffed Content-Type, Date, trailers — but keeps the answer in one
 // buffer and sends it, head and body, in one write when the handler returns.
 type response struct {
-	c   *conn
+	c   *serverConn
 	req *http.Request
-	rb  *body // the request's body, nil without one
+	rb  *lengthBody // the request's body, nil without one
 
 	header      http.Header
 	status      int
