@@ -33,6 +33,9 @@ type Config struct {
 	LogLevel        string
 	LogFormat       string
 	AccessLog       bool
+	// LeanHTTP has the API's calls read by Tollgate's own HTTP/1.1 server (h1.Server);
+	// false serves every request with Go's net/http, as before it existed.
+	LeanHTTP bool
 	// AllowPrivateUpstreams lets channels reach private, loopback and link-local
 	// addresses (a local vLLM or Ollama); refused by default against SSRF.
 	AllowPrivateUpstreams bool
@@ -75,6 +78,7 @@ var settings = []setting{
 	{"log-level", "TOLLGATE_LOG_LEVEL", "debug, info, warn or error", false},
 	{"log-format", "TOLLGATE_LOG_FORMAT", "json or text", false},
 	{"access-log", "TOLLGATE_ACCESS_LOG", "log one line per request", false},
+	{"lean-http", "TOLLGATE_LEAN_HTTP", "read the API's calls (/v1) with Tollgate's own HTTP/1.1 server; false serves every request with Go's net/http", false},
 	{"redis-url", "TOLLGATE_REDIS_URL", "redis://… to share rate limits between gateway nodes (default: per process)", true},
 	{"trusted-proxies", "TOLLGATE_TRUSTED_PROXIES", "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For names the client (default: none)", false},
 	{"allow-private-upstreams", "TOLLGATE_ALLOW_PRIVATE_UPSTREAMS", "let channels reach private, loopback and link-local addresses (local vLLM/Ollama)", false},
@@ -90,7 +94,7 @@ var settings = []setting{
 // defaultConfig is the configuration with nothing set.
 func defaultConfig() Config {
 	return Config{Addr: ":8080", DataDir: "./data", MaxBodyBytes: 16 << 20, UpstreamTimeout: 10 * time.Minute,
-		ShutdownGrace: 30 * time.Second, SweepInterval: time.Minute, AlertInterval: 15 * time.Second, LogLevel: "info", LogFormat: "json", AccessLog: true}
+		ShutdownGrace: 30 * time.Second, SweepInterval: time.Minute, AlertInterval: 15 * time.Second, LogLevel: "info", LogFormat: "json", AccessLog: true, LeanHTTP: true}
 }
 
 // ParseFlags reads the configuration for a subcommand from args and the environment
@@ -111,6 +115,7 @@ func ParseFlags(name string, args []string, getenv func(string) string, stderr i
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "")
 	fs.BoolVar(&cfg.AccessLog, "access-log", cfg.AccessLog, "")
+	fs.BoolVar(&cfg.LeanHTTP, "lean-http", cfg.LeanHTTP, "")
 	fs.BoolVar(&cfg.AllowPrivateUpstreams, "allow-private-upstreams", false, "")
 	fs.StringVar(&cfg.UpstreamCAFile, "upstream-ca-file", "", "")
 	fs.StringVar(&cfg.RedisURL, "redis-url", "", "")
@@ -161,6 +166,7 @@ func printUsage(w io.Writer, name string) {
 	defaults := map[string]string{"addr": d.Addr, "data-dir": d.DataDir, "max-body-bytes": strconv.FormatInt(d.MaxBodyBytes, 10),
 		"upstream-timeout": d.UpstreamTimeout.String(), "shutdown-grace": d.ShutdownGrace.String(), "sweep-interval": d.SweepInterval.String(),
 		"log-level": d.LogLevel, "log-format": d.LogFormat, "access-log": strconv.FormatBool(d.AccessLog),
+		"lean-http":               strconv.FormatBool(d.LeanHTTP),
 		"allow-private-upstreams": "false", "alert-interval": d.AlertInterval.String(), "allow-private-webhooks": "false"}
 	for _, s := range settings {
 		def := ""

@@ -256,7 +256,12 @@ func (m *Main) Open(ctx context.Context) error {
 		ErrorLog:     errorLog,
 	}
 	// The API's calls are read by h1.Server, everything else by net/http (m.Server).
-	m.front = &h1.Server{Handler: e, Serves: router.ServedLean, Fallback: m.Server, WatchHangUp: router.WatchHangUp(),
+	// Without a hang-up watch (--lean-http=false, or no epoll) every connection goes to net/http.
+	watch := router.WatchHangUp()
+	if !m.Config.LeanHTTP {
+		watch = nil
+	}
+	m.front = &h1.Server{Handler: e, Serves: router.ServedLean, Fallback: m.Server, WatchHangUp: watch,
 		ReadHeaderTimeout: m.Server.ReadHeaderTimeout, ReadTimeout: m.Server.ReadTimeout,
 		WriteTimeout: m.Server.WriteTimeout, IdleTimeout: m.Server.IdleTimeout,
 		BaseContext: m.baseCtx, ErrorLog: errorLog}

@@ -340,3 +340,30 @@ func TestTrustedProxies(t *testing.T) {
 		})
 	}
 }
+
+// TestLeanHTTPSwitch: --lean-http=false leaves every request to net/http (no
+// hang-up watch means h1.Server hands each connection over), and the API answers
+// the same either way.
+func TestLeanHTTPSwitch(t *testing.T) {
+	for _, lean := range []bool{true, false} {
+		t.Run(fmt.Sprint("lean=", lean), func(t *testing.T) {
+			m, _ := startMain(t, t.TempDir(), testAdminToken, fmt.Sprintf("--lean-http=%v", lean))
+			defer m.Close()
+			if got := m.front.WatchHangUp != nil; got != lean {
+				t.Fatalf("lean server on: %v, want %v", got, lean)
+			}
+			req, _ := http.NewRequest(http.MethodGet, m.URL()+"/v1/models", nil)
+			req.Header.Set("Authorization", "Bearer tg-not-a-key")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), `"invalid_api_key"`) ||
+				resp.Header.Get("Content-Type") != "application/json; charset=utf-8" {
+				t.Fatalf("%d %s %q", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+			}
+		})
+	}
+}
