@@ -106,6 +106,14 @@ func (s *Server) Serve(ln net.Listener) error {
 // answer is complete, and serves the client's next request on it. It reports false,
 // and closes the connection, once the server is shutting down.
 func (s *Server) Return(nc net.Conn) bool {
+	if s.WatchHangUp == nil {
+		if s.closing.Load() {
+			_ = nc.Close()
+			return false
+		}
+		s.handOver(nc) // hijacked from Fallback: back to it
+		return true
+	}
 	return s.start(nc)
 }
 

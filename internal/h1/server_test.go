@@ -496,3 +496,33 @@ func TestShutdownWaitsForCalls(t *testing.T) {
 		t.Fatal("still accepting")
 	}
 }
+
+// TestWithoutAWatchNetHTTPServesAll: with no hang-up watch (no epoll, or the
+// gateway's --lean-http=false) every request is net/http's, a connection a handler
+// hijacked and returned included.
+func TestWithoutAWatchNetHTTPServesAll(t *testing.T) {
+	var leanSeen atomic.Bool
+	var s *Server
+	s, url := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !byNetHTTP(r) {
+			leanSeen.Store(true)
+		}
+		if r.URL.Path != "/v1/hijack" {
+			_, _ = io.WriteString(w, "then "+r.URL.Path)
+			return
+		}
+		nc, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		early := make([]byte, brw.Reader.Buffered())
+		_, _ = io.ReadFull(brw.Reader, early)
+		_, _ = io.WriteString(nc, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")
+		s.Return(WithPrefix(nc, early))
+	}), func(s *Server) { s.WatchHangUp = nil })
+	exchange(t, url, "GET /v1/hijack HTTP/1.1\r\nHost: h\r\n\r\nGET /v1/second HTTP/1.1\r\nHost: h\r\n\r\n", "first", "then /v1/second")
+	if leanSeen.Load() {
+		t.Fatal("a request was read by the lean server")
+	}
+}
