@@ -133,6 +133,22 @@ func (s *Server) start(nc net.Conn) bool {
 
 func (s *Server) shuttingDown() bool { return s.closing.Load() }
 
+// headerTimeout and idleTimeout fall back to ReadTimeout when unset, as net/http's
+// do.
+func (s *Server) headerTimeout() time.Duration {
+	if s.ReadHeaderTimeout > 0 {
+		return s.ReadHeaderTimeout
+	}
+	return s.ReadTimeout
+}
+
+func (s *Server) idleTimeout() time.Duration {
+	if s.IdleTimeout > 0 {
+		return s.IdleTimeout
+	}
+	return s.ReadTimeout
+}
+
 // handOver gives a connection to Fallback, the bytes in prefix first.
 func (s *Server) handOver(nc net.Conn, prefix ...byte) {
 	if !s.handover.give(WithPrefix(nc, prefix)) {
@@ -258,9 +274,9 @@ func (c *serverConn) serve() {
 // next1 waits for the connection's next request and serves it; false ends the
 // connection (closed, hijacked or handed over).
 func (c *serverConn) next1(first bool) bool {
-	wait := c.srv.IdleTimeout
-	if first || wait == 0 {
-		wait = c.srv.ReadHeaderTimeout
+	wait := c.srv.idleTimeout()
+	if first {
+		wait = c.srv.headerTimeout()
 	}
 	c.setReadDeadline(wait)
 	if _, err := c.br.Peek(1); err != nil || !c.state.CompareAndSwap(stateIdle, stateActive) {
@@ -268,7 +284,7 @@ func (c *serverConn) next1(first bool) bool {
 		return false
 	}
 	if buf, _ := c.br.Peek(c.br.Buffered()); !first && !bytes.Contains(buf, []byte("\r\n\r\n")) {
-		c.setReadDeadline(c.srv.ReadHeaderTimeout) // the rest of the head, after an idle wait
+		c.setReadDeadline(c.srv.headerTimeout()) // the rest of the head, after an idle wait
 	}
 	end, whole, err := headEnd(c.br)
 	if err != nil {
@@ -381,10 +397,14 @@ func (c *serverConn) close() {
 	_ = c.nc.Close()
 }
 
+// setReadDeadline bounds the reads from now on by d; 0 lifts the bound, so none set
+// for an earlier phase (a body's, a head's) lingers.
 func (c *serverConn) setReadDeadline(d time.Duration) {
+	var t time.Time
 	if d > 0 {
-		_ = c.nc.SetReadDeadline(time.Now().Add(d))
+		t = time.Now().Add(d)
 	}
+	_ = c.nc.SetReadDeadline(t)
 }
 
 // handoverListener is the listener Fallback serves: it returns the connections

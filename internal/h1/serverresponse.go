@@ -345,7 +345,7 @@ func (w *response) finish() {
 		w.WriteHeader(http.StatusOK)
 	}
 	_ = w.send(true)
-	if w.declared >= 0 && w.written < w.declared {
+	if w.declared >= 0 && bodyAllowed(w.status) && w.written < w.declared {
 		w.closeAfter = true // the client waits for bytes that will not come
 	}
 	if w.rb != nil && w.rb.left > 0 {
