@@ -174,9 +174,10 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close releases the database connections.
 func (s *Store) Close() error {
+	// The writer stays in place, closed: a reader still running (a dashboard's
+	// warm-up) then flushes nothing, where clearing the field raced with it.
 	if s.writer != nil {
 		s.writer.close() // commits what is queued
-		s.writer = nil
 	}
 	var errs []error
 	seen := map[*gorm.DB]bool{}

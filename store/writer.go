@@ -67,9 +67,10 @@ type writeOp struct {
 }
 
 type writer struct {
-	db  *sql.DB
-	mem *memWallet
-	log *slog.Logger
+	db        *sql.DB
+	mem       *memWallet
+	log       *slog.Logger
+	closeOnce sync.Once
 
 	mu       sync.Mutex
 	queue    []writeOp
@@ -334,10 +335,13 @@ func (w *writer) spill(batch []writeOp, err error) []writeOp {
 	return retry
 }
 
+// close commits what is queued and stops the writer; later calls do nothing.
 func (w *writer) close() {
-	close(w.stop)
-	<-w.done
-	w.closeStmts()
+	w.closeOnce.Do(func() {
+		close(w.stop)
+		<-w.done
+		w.closeStmts()
+	})
 }
 
 func isClosed(c chan struct{}) bool {
