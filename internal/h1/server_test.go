@@ -373,11 +373,15 @@ func TestHijackAndReturn(t *testing.T) {
 	}
 }
 
-// TestReturnWithTheNextRequest: a hijacker that read the client's next request
-// along with the connection returns both, and the request is served.
-func TestReturnWithTheNextRequest(t *testing.T) {
-	var s *Server
-	s, url := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// hijackThenReturn answers /v1/hijack by taking the connection over, writing the
+// answer itself and handing the connection back (*s) with what it read of the
+// client's next request, as a parked stream does; other paths answer "then
+// <path>". seen, if set, sees every request.
+func hijackThenReturn(t *testing.T, s **Server, seen func(*http.Request)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if seen != nil {
+			seen(r)
+		}
 		if r.URL.Path != "/v1/hijack" {
 			_, _ = io.WriteString(w, "then "+r.URL.Path)
 			return
@@ -390,8 +394,15 @@ func TestReturnWithTheNextRequest(t *testing.T) {
 		early := make([]byte, brw.Reader.Buffered())
 		_, _ = io.ReadFull(brw.Reader, early)
 		_, _ = io.WriteString(nc, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")
-		s.Return(WithPrefix(nc, early))
-	}))
+		(*s).Return(WithPrefix(nc, early))
+	}
+}
+
+// TestReturnWithTheNextRequest: a hijacker that read the client's next request
+// along with the connection returns both, and the request is served.
+func TestReturnWithTheNextRequest(t *testing.T) {
+	var s *Server
+	s, url := start(t, hijackThenReturn(t, &s, nil))
 	exchange(t, url, "GET /v1/hijack HTTP/1.1\r\nHost: h\r\n\r\nGET /v1/second HTTP/1.1\r\nHost: h\r\n\r\n", "first", "then /v1/second")
 }
 
@@ -512,23 +523,10 @@ func TestShutdownWaitsForCalls(t *testing.T) {
 func TestWithoutAWatchNetHTTPServesAll(t *testing.T) {
 	var leanSeen atomic.Bool
 	var s *Server
-	s, url := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s, url := start(t, hijackThenReturn(t, &s, func(r *http.Request) {
 		if !byNetHTTP(r) {
 			leanSeen.Store(true)
 		}
-		if r.URL.Path != "/v1/hijack" {
-			_, _ = io.WriteString(w, "then "+r.URL.Path)
-			return
-		}
-		nc, brw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		early := make([]byte, brw.Reader.Buffered())
-		_, _ = io.ReadFull(brw.Reader, early)
-		_, _ = io.WriteString(nc, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")
-		s.Return(WithPrefix(nc, early))
 	}), func(s *Server) { s.WatchHangUp = nil })
 	exchange(t, url, "GET /v1/hijack HTTP/1.1\r\nHost: h\r\n\r\nGET /v1/second HTTP/1.1\r\nHost: h\r\n\r\n", "first", "then /v1/second")
 	if leanSeen.Load() {
