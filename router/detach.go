@@ -75,6 +75,9 @@ func (cl *call) detach() (*detachedConn, func(), bool) {
 	cl.detached, cl.c = true, nil // gin reuses its context once the handler returns
 	return d, func() {
 		cl.g.untrack(cl)
+		// Its stream slots go back before the client sees the end, so a stream it
+		// starts next is not refused for this one.
+		cl.releaseStreams()
 		d.end(cl.overhead())
 		cl.end(http.StatusOK)
 		if cl.g.cfg.AccessLog {
