@@ -95,7 +95,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		if !lean {
-			s.handOver(nc)
+			s.handOver(nc, nil)
 			continue
 		}
 		s.start(nc)
@@ -111,7 +111,7 @@ func (s *Server) Return(nc net.Conn) bool {
 			_ = nc.Close()
 			return false
 		}
-		s.handOver(nc) // hijacked from Fallback: back to it
+		s.handOver(nc, nil) // hijacked from Fallback: back to it
 		return true
 	}
 	return s.start(nc)
@@ -150,7 +150,7 @@ func (s *Server) idleTimeout() time.Duration {
 }
 
 // handOver gives a connection to Fallback, the bytes in prefix first.
-func (s *Server) handOver(nc net.Conn, prefix ...byte) {
+func (s *Server) handOver(nc net.Conn, prefix []byte) {
 	if !s.handover.give(WithPrefix(nc, prefix)) {
 		_ = nc.Close()
 	}
@@ -388,7 +388,7 @@ func (c *serverConn) handOver() {
 	c.srv.forget(c)
 	_ = c.nc.SetReadDeadline(time.Time{})
 	buffered, _ := c.br.Peek(c.br.Buffered())
-	c.srv.handOver(c.nc, append([]byte(nil), buffered...)...)
+	c.srv.handOver(c.nc, append([]byte(nil), buffered...))
 }
 
 func (c *serverConn) close() {
