@@ -3,6 +3,8 @@
 // in front of `fakeupstream`), and measures direct-to-upstream against
 // through-Tollgate: plain and streaming calls, unloaded (1 connection, Go client) and
 // loaded (wrk), the gateway's CPU per call and memory, and idle streams held open.
+// Unloaded calls also go through a reference relay (relay.go), which shows what any
+// relaying process adds on the host of the moment.
 // After the gateway has stopped (SIGTERM) it checks that every 2xx answer was billed
 // exactly once. See bench/README.md.
 //
@@ -43,6 +45,13 @@ type config struct {
 }
 
 func main() {
+	if upstream := os.Getenv(relayEnv); upstream != "" {
+		if err := serveRelay(upstream); err != nil {
+			fmt.Fprintln(os.Stderr, "bench relay:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var cfg config
 	flag.DurationVar(&cfg.duration, "duration", 5*time.Second, "how long each scenario runs, direct and again through Tollgate")
 	flag.IntVar(&cfg.concurrency, "concurrency", 32, "connections in the loaded scenarios")
@@ -117,6 +126,15 @@ func run(cfg config) error {
 		defer idleFake.stop(5 * time.Second)
 		routes = append(routes, route{idleModel, idleURL})
 	}
+	var relayURL string // the reference relay's; it serves the unloaded scenarios only
+	if cfg.scenarios["unloaded"] {
+		relay, u, err := startRelay(dir, fakeURL)
+		if err != nil {
+			return err
+		}
+		defer relay.stop(5 * time.Second)
+		relayURL = u
+	}
 	gw, err := setupGateway(tollgateBin, dir, routes)
 	if err != nil {
 		return err
@@ -128,7 +146,11 @@ func run(cfg config) error {
 
 	fmt.Printf("Tollgate load benchmark — %s, %d CPUs, %s per scenario and target (direct, Tollgate); loaded scenarios: %s\n",
 		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), cfg.duration, cfg.load)
-	fmt.Printf("gateway: tollgate serve (pid %d), SQLite store, billing on, access log off; fake upstream in its own process\n\n", gw.pid())
+	fmt.Printf("gateway: tollgate serve (pid %d), SQLite store, billing on, access log off; fake upstream in its own process\n", gw.pid())
+	if relayURL != "" {
+		fmt.Println("unloaded scenarios also run through a reference relay: Go's httputil.ReverseProxy in its own process, no auth or billing")
+	}
+	fmt.Println()
 
 	var rep report
 	var scenarios []scenario
@@ -145,7 +167,7 @@ func run(cfg config) error {
 		printHeader()
 	}
 	for _, sc := range scenarios {
-		r, err := measure(dir, sc, fakeURL, gw, cfg.duration, cfg.profileDir)
+		r, err := measure(dir, sc, fakeURL, relayURL, gw, cfg.duration, cfg.profileDir)
 		if err != nil {
 			return err
 		}
@@ -181,9 +203,10 @@ func run(cfg config) error {
 	return rep.verdict()
 }
 
-// measure runs one scenario direct to the fake and through the gateway, reading the
-// gateway's CPU time around the second run (and its CPU profile, when profileDir is set).
-func measure(dir string, sc scenario, fakeURL string, gw *gateway, d time.Duration, profileDir string) (row, error) {
+// measure runs one scenario direct to the fake, through the reference relay (unloaded
+// only, when relayURL is set) and through the gateway, reading the gateway's CPU time
+// around the last run (and its CPU profile, when profileDir is set).
+func measure(dir string, sc scenario, fakeURL, relayURL string, gw *gateway, d time.Duration, profileDir string) (row, error) {
 	drive := func(url, key string) (*result, error) {
 		if sc.wrk {
 			return runWrk(dir, url, key, sc.body, sc.conns, d)
@@ -193,6 +216,12 @@ func measure(dir string, sc scenario, fakeURL string, gw *gateway, d time.Durati
 	direct, err := drive(fakeURL+"/chat/completions", "sk-direct")
 	if err != nil {
 		return row{}, err
+	}
+	var relayed *result
+	if sc.conns == 1 && relayURL != "" {
+		if relayed, err = drive(relayURL+"/chat/completions", "sk-direct"); err != nil {
+			return row{}, err
+		}
 	}
 	cpu0, err := cpuTime(gw.pid())
 	if err != nil {
@@ -217,7 +246,7 @@ func measure(dir string, sc scenario, fakeURL string, gw *gateway, d time.Durati
 		return row{}, err
 	}
 	through.cpu = cpu1 - cpu0
-	return row{scenario: sc, direct: direct, through: through}, nil
+	return row{scenario: sc, direct: direct, relayed: relayed, through: through}, nil
 }
 
 // billed is what the store recorded for the bench tenant, read after the gateway

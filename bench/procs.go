@@ -97,7 +97,7 @@ func (p *process) tail() string {
 	return string(b)
 }
 
-var fakeURL = regexp.MustCompile(`http://\S+/v1`)
+var baseURL = regexp.MustCompile(`http://\S+/v1`)
 
 // startFake runs a fake upstream on a free port and returns its base URL (…/v1).
 func startFake(bin, dir, name string, args ...string) (*process, string, error) {
@@ -106,7 +106,7 @@ func startFake(bin, dir, name string, args ...string) (*process, string, error) 
 		return nil, "", err
 	}
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if url := fakeURL.FindString(p.tail()); url != "" {
+		if url := baseURL.FindString(p.tail()); url != "" {
 			return p, url, nil
 		}
 	}

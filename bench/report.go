@@ -24,10 +24,11 @@ func (r *result) cpuPerCall() time.Duration {
 	return r.cpu / time.Duration(r.ok)
 }
 
-// row is one scenario measured direct and through Tollgate.
+// row is one scenario measured direct, through the reference relay (or nil) and
+// through Tollgate.
 type row struct {
 	scenario
-	direct, through *result
+	direct, relayed, through *result
 }
 
 // loadedPlain reports a loaded scenario of plain (not streamed) calls.
@@ -50,6 +51,10 @@ func (r row) print() {
 	fmt.Printf(rowFormat, r.name, count(int64(r.direct.rps())), count(int64(r.through.rps())),
 		fmt.Sprintf("%+.2f ms", ms(r.addedP50())), fmt.Sprintf("%+.2f ms", ms(r.addedP99())), errs,
 		fmt.Sprintf("%.0f µs", float64(r.through.cpuPerCall())/float64(time.Microsecond)))
+	if rl := r.relayed; rl != nil {
+		fmt.Printf(rowFormat, "  reference relay, same calls", "", count(int64(rl.rps())),
+			fmt.Sprintf("%+.2f ms", ms(rl.p50-r.direct.p50)), fmt.Sprintf("%+.2f ms", ms(rl.p99-r.direct.p99)), count(rl.errors), "")
+	}
 }
 
 // report is everything measured in one run.
@@ -99,6 +104,9 @@ func (rep *report) targets() []target {
 	var errs int64
 	for _, r := range rep.rows {
 		errs += r.direct.errors + r.through.errors
+		if r.relayed != nil {
+			errs += r.relayed.errors
+		}
 	}
 	ts = append(ts, target{what: "answers that were not 2xx (or broke)", want: "0", got: count(errs), met: errs == 0, enforced: true},
 		target{what: "billing: usage records = debits = 2xx answers", want: "equal, 0 held", got: map[bool]string{true: "equal", false: "MISMATCH"}[rep.billing.ok()], met: rep.billing.ok(), enforced: true})
