@@ -105,13 +105,18 @@ func startFake(bin, dir, name string, args ...string) (*process, string, error) 
 	if err != nil {
 		return nil, "", err
 	}
+	return p.waitForURL()
+}
+
+// waitForURL waits for a server just started to print its base URL (…/v1).
+func (p *process) waitForURL() (*process, string, error) {
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if url := baseURL.FindString(p.tail()); url != "" {
 			return p, url, nil
 		}
 	}
 	_ = p.stop(time.Second) // it never came up; the error below is what matters
-	return nil, "", fmt.Errorf("%s printed no URL:\n%s", name, p.tail())
+	return nil, "", fmt.Errorf("%s printed no URL:\n%s", p.name, p.tail())
 }
 
 // gateway is the running `tollgate serve` and what the calls need.

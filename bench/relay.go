@@ -94,11 +94,5 @@ func startRelay(dir, fakeURL string) (*process, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if u := baseURL.FindString(p.tail()); u != "" {
-			return p, u, nil
-		}
-	}
-	_ = p.stop(time.Second) // it never came up; the error below is what matters
-	return nil, "", fmt.Errorf("%s printed no URL:\n%s", name, p.tail())
+	return p.waitForURL()
 }
