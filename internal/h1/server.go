@@ -98,7 +98,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			s.handOver(nc, nil)
 			continue
 		}
-		s.start(nc)
+		s.start(nc, true)
 	}
 }
 
@@ -114,11 +114,17 @@ func (s *Server) Return(nc net.Conn) bool {
 		s.handOver(nc, nil) // hijacked from Fallback: back to it
 		return true
 	}
-	return s.start(nc)
+	return s.start(nc, false)
 }
 
-func (s *Server) start(nc net.Conn) bool {
+// start serves nc on a goroutine of its own; fresh is a connection just accepted,
+// whose first request Shutdown waits for a moment (newConnGrace).
+func (s *Server) start(nc net.Conn, fresh bool) bool {
 	c := &serverConn{srv: s, nc: nc}
+	if fresh {
+		c.state.Store(stateNew)
+		c.accepted = time.Now()
+	}
 	s.mu.Lock()
 	if s.closing.Load() {
 		s.mu.Unlock()
@@ -195,13 +201,14 @@ func (s *Server) beginClose() {
 	_ = s.ln.Close()
 }
 
-// closeIdle closes the connections waiting for a request and returns how many are
-// left, busy.
+// closeIdle closes the connections waiting for a request, but for those accepted
+// less than newConnGrace ago, and returns how many are left: busy, or new.
 func (s *Server) closeIdle() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
-		if c.state.CompareAndSwap(stateIdle, stateClosed) {
+		if c.state.CompareAndSwap(stateIdle, stateClosed) ||
+			time.Since(c.accepted) > newConnGrace && c.state.CompareAndSwap(stateNew, stateClosed) {
 			_ = c.nc.Close()
 			delete(s.conns, c)
 		}
@@ -224,12 +231,18 @@ func (s *Server) logf(format string, args ...any) {
 }
 
 // Connection states, for Shutdown: only an idle connection may be closed under a
-// client, and a connection it closed serves nothing more.
+// client, and a connection it closed serves nothing more. A new one, accepted but
+// with no request read yet, may be closed once it has been silent for
+// newConnGrace: its client has just connected, and its request may be on the way
+// (net/http's Shutdown gives new connections the same 5 s).
 const (
 	stateIdle int32 = iota
+	stateNew
 	stateActive
 	stateClosed
 )
+
+var newConnGrace = 5 * time.Second // a variable for the tests
 
 // serverConn is one client connection served here.
 type serverConn struct {
@@ -238,7 +251,8 @@ type serverConn struct {
 	br         *bufio.Reader
 	remoteAddr string
 	state      atomic.Int32
-	gone       bool // hijacked or handed over: no longer this server's
+	accepted   time.Time // when a fresh connection was accepted (start); zero for a returned one
+	gone       bool      // hijacked or handed over: no longer this server's
 
 	// the call in flight, for the hang-up watch (inflight)
 	cancel      context.CancelFunc
@@ -279,7 +293,7 @@ func (c *serverConn) next1(first bool) bool {
 		wait = c.srv.headerTimeout()
 	}
 	c.setReadDeadline(wait)
-	if _, err := c.br.Peek(1); err != nil || !c.state.CompareAndSwap(stateIdle, stateActive) {
+	if _, err := c.br.Peek(1); err != nil || !c.state.CompareAndSwap(stateIdle, stateActive) && !c.state.CompareAndSwap(stateNew, stateActive) {
 		c.close()
 		return false
 	}

@@ -486,18 +486,28 @@ func TestShutdownWaitsForCalls(t *testing.T) {
 		}
 		_, _ = io.WriteString(w, "done")
 	}))
+	// A kept-alive connection, idle after one request, is closed at once.
 	idle, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer idle.Close()
+	_ = idle.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(idle, "GET /v1/first HTTP/1.1\r\nHost: h\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	idleReader := bufio.NewReader(idle)
+	if resp, err := http.ReadResponse(idleReader, nil); err != nil {
+		t.Fatal(err)
+	} else if b, _ := io.ReadAll(resp.Body); string(b) != "done" {
+		t.Fatalf("%q", b)
+	}
 	answered := make(chan answer, 1)
 	go func() { answered <- fetch(t, &http.Client{}, "GET", url+"/v1/slow", "") }()
 	<-entered
 	shut := make(chan error, 1)
 	go func() { shut <- s.Shutdown(context.Background()) }()
-	_ = idle.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := idle.Read(make([]byte, 1)); err != io.EOF {
+	if _, err := idleReader.ReadByte(); err != io.EOF {
 		t.Fatalf("the idle connection was not closed: %v", err)
 	}
 	select {
@@ -514,6 +524,64 @@ func TestShutdownWaitsForCalls(t *testing.T) {
 	}
 	if _, err := net.DialTimeout("tcp", strings.TrimPrefix(url, "http://"), time.Second); err == nil {
 		t.Fatal("still accepting")
+	}
+}
+
+// TestShutdownServesANewConnectionsRequest: a client that connected just before
+// Shutdown and sends its request a moment later is answered, not cut off (as
+// net/http does); a new connection that stays silent is closed after
+// newConnGrace.
+func TestShutdownServesANewConnectionsRequest(t *testing.T) {
+	grace := newConnGrace
+	newConnGrace = 300 * time.Millisecond
+	t.Cleanup(func() { newConnGrace = grace })
+	s, url := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "served "+r.URL.Path)
+	}))
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		return c
+	}
+	late, silent := dial(), dial()
+	// Both are accepted and waiting for their first request before Shutdown begins.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		s.mu.Lock()
+		n := len(s.conns)
+		s.mu.Unlock()
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections accepted, want 2", n)
+		}
+	}
+	began := time.Now()
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(context.Background()) }()
+	time.Sleep(100 * time.Millisecond)
+	if _, err := io.WriteString(late, "GET /v1/late HTTP/1.1\r\nHost: h\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(late), nil)
+	if err != nil {
+		t.Fatalf("the request sent after Shutdown began got no answer: %v", err)
+	}
+	if b, _ := io.ReadAll(resp.Body); string(b) != "served /v1/late" || !resp.Close {
+		t.Fatalf("%q, close %v", b, resp.Close)
+	}
+	if _, err := silent.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("the silent connection was not closed: %v", err)
+	}
+	if err := <-shut; err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(began); waited < newConnGrace {
+		t.Fatalf("Shutdown returned after %v, before the silent connection's grace of %v", waited, newConnGrace)
 	}
 }
 
